@@ -1,0 +1,34 @@
+import type { Page } from '@playwright/test';
+
+/** Waits until the viewer reports a rendered scan, and returns its key. */
+export async function waitForScan(page: Page, previous?: string): Promise<string> {
+  await page.waitForFunction((prev) => {
+    const w = window.__workbench;
+    return !!w?.shownScan && w.shownScan !== prev;
+  }, previous ?? null, { timeout: 120_000 });
+  return page.evaluate(() => window.__workbench!.shownScan!);
+}
+
+/** Mean and standard deviation of the grey values of a viewport's canvas, from a screenshot. */
+export async function canvasStats(page: Page, testId: string): Promise<{ mean: number; std: number; nonBlack: number }> {
+  return page.evaluate(async (id) => {
+    const canvas = document.querySelector(`[data-testid="${id}"] canvas`) as HTMLCanvasElement;
+    const bitmap = await createImageBitmap(canvas);
+    const c = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = c.getContext('2d')!;
+    ctx.drawImage(bitmap, 0, 0);
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    let sq = 0;
+    let nonBlack = 0;
+    const n = px.length / 4;
+    for (let i = 0; i < px.length; i += 4) {
+      const g = (px[i] + px[i + 1] + px[i + 2]) / 3;
+      sum += g;
+      sq += g * g;
+      if (g > 8) nonBlack++;
+    }
+    const mean = sum / n;
+    return { mean, std: Math.sqrt(sq / n - mean * mean), nonBlack: nonBlack / n };
+  }, testId);
+}

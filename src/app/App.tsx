@@ -1,0 +1,55 @@
+import { useEffect, useState } from 'react';
+import { openFiles, openSample } from './actions';
+import { filesFromDrop } from './drop';
+import { readFiles } from './engine-client';
+import { BusyBar } from './components/BusyBar';
+import { Messages } from './components/Messages';
+import { ScanInfo } from './components/ScanInfo';
+import { SeriesPicker } from './components/SeriesPicker';
+import { Toolbar } from './components/Toolbar';
+import { ViewerPanel } from './components/ViewerPanel';
+
+let sampleRequested = false;
+
+export function App() {
+  const [dragging, setDragging] = useState(false);
+
+  useEffect(() => {
+    // The embedded sample opens at start, once (StrictMode runs effects twice in development).
+    if (!sampleRequested && !new URLSearchParams(location.search).has('nosample')) {
+      sampleRequested = true;
+      void openSample();
+    }
+  }, []);
+
+  return (
+    <div
+      className="app"
+      onDragOver={(e) => {
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        if (e.currentTarget === e.target) setDragging(false);
+      }}
+      onDrop={async (e) => {
+        e.preventDefault();
+        setDragging(false);
+        const files = await filesFromDrop(e.dataTransfer);
+        if (files.length) await openFiles(await readFiles(files));
+      }}
+    >
+      <Toolbar />
+      <BusyBar />
+      <main className="workspace">
+        <ViewerPanel />
+        <aside className="sidebar">
+          <ScanInfo />
+        </aside>
+      </main>
+      <Messages />
+      <SeriesPicker />
+      {dragging && <div className="drop-overlay">Drop a CT scan: DICOM folder or files, NIfTI, NRRD</div>}
+    </div>
+  );
+}

@@ -1,0 +1,59 @@
+/**
+ * What happens when the user opens files: the engine worker reads them; on success the scan is
+ * replaced, on failure a message explains why and the loaded scan stays as it was.
+ */
+import type { LoadOptions } from '../engine/io/load';
+import type { NamedBytes } from '../engine/io/named-bytes';
+import type { Volume } from '../engine/volume';
+import { engine, transferFiles } from './engine-client';
+import { useStore } from './store';
+
+export const SAMPLE_URL = `${import.meta.env.BASE_URL}samples/example_ct.nii.gz`;
+
+function scanKey(name: string, v: Volume): string {
+  let h = 2166136261;
+  const step = Math.max(1, Math.floor(v.data.length / 4096));
+  for (let n = 0; n < v.data.length; n += step) h = Math.imul(h ^ (v.data[n] | 0), 16777619);
+  return `${name}|${v.dims.join('x')}|${(h >>> 0).toString(16)}`;
+}
+
+export async function openFiles(files: NamedBytes[], opts: LoadOptions = {}): Promise<void> {
+  const { setBusy, setScan, notify, setPendingSeries } = useStore.getState();
+  const label = files.length === 1 ? files[0].name : `${files.length} files`;
+  // Keep a copy for a later series choice: the originals are transferred to the worker.
+  const keep = files.map((f) => ({ name: f.name, bytes: f.bytes.slice() }));
+  setBusy({ label: `Reading ${label}`, progress: null });
+  try {
+    const result = await engine().load(transferFiles(files), opts);
+    if (result.kind === 'choose-series') {
+      setPendingSeries({ series: result.series, files: keep });
+      return;
+    }
+    const volume = result.volume;
+    const name = volume.source?.name ?? label;
+    setScan({ key: scanKey(name, volume), name, volume });
+    for (const notice of volume.notices) notify('warning', notice);
+  } catch (err) {
+    notify('error', err instanceof Error ? err.message : String(err));
+  } finally {
+    setBusy(null);
+  }
+}
+
+export async function chooseSeries(uid: string): Promise<void> {
+  const pending = useStore.getState().pendingSeries;
+  if (!pending) return;
+  useStore.getState().setPendingSeries(null);
+  await openFiles(pending.files, { seriesUid: uid });
+}
+
+export async function openSample(): Promise<void> {
+  const { notify } = useStore.getState();
+  try {
+    const res = await fetch(SAMPLE_URL);
+    if (!res.ok) throw new Error(`sample scan not found (${res.status})`);
+    await openFiles([{ name: 'example_ct.nii.gz', bytes: new Uint8Array(await res.arrayBuffer()) }]);
+  } catch (err) {
+    notify('error', `Could not open the sample scan: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
