@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import type { Vec3 } from '../volume';
+import { distanceTransform, squaredDistanceTransform } from './distance-transform';
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function bruteForce(features: Uint8Array, dims: Vec3, spacing: Vec3): Float64Array {
+  const [nx, ny, nz] = dims;
+  const sites: Vec3[] = [];
+  for (let k = 0, x = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++, x++) if (features[x]) sites.push([i, j, k]);
+  const out = new Float64Array(nx * ny * nz);
+  for (let k = 0, x = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      for (let i = 0; i < nx; i++, x++) {
+        let best = Infinity;
+        for (const [a, b, c] of sites) {
+          const d = ((i - a) * spacing[0]) ** 2 + ((j - b) * spacing[1]) ** 2 + ((k - c) * spacing[2]) ** 2;
+          if (d < best) best = d;
+        }
+        out[x] = best;
+      }
+    }
+  }
+  return out;
+}
+
+describe('exact Euclidean distance transform', () => {
+  it('equals brute force on random anisotropic masks (1e-9)', () => {
+    const rand = rng(42);
+    for (let trial = 0; trial < 40; trial++) {
+      const dims: Vec3 = [1 + Math.floor(rand() * 11), 1 + Math.floor(rand() * 9), 1 + Math.floor(rand() * 8)];
+      const spacing: Vec3 = [0.3 + rand() * 3, 0.3 + rand() * 3, 0.3 + rand() * 3];
+      const density = [0.002, 0.02, 0.1, 0.5][trial % 4];
+      const features = Uint8Array.from({ length: dims[0] * dims[1] * dims[2] }, () => (rand() < density ? 1 : 0));
+      const expected = bruteForce(features, dims, spacing);
+      const got = squaredDistanceTransform(features, dims, spacing);
+      let worst = 0;
+      for (let x = 0; x < got.length; x++) {
+        if (expected[x] === Infinity) expect(got[x]).toBe(Infinity);
+        else worst = Math.max(worst, Math.abs(got[x] - expected[x]));
+      }
+      expect(worst).toBeLessThanOrEqual(1e-9);
+    }
+  });
+
+  it('one site: distance is the anisotropic norm of the offset; no site: Infinity everywhere', () => {
+    const dims: Vec3 = [5, 4, 3];
+    const spacing: Vec3 = [0.8, 1.5, 3.0];
+    const f = new Uint8Array(60);
+    f[1 + 5 * (2 + 4 * 0)] = 1;
+    const d = distanceTransform(f, dims, spacing);
+    expect(d[4 + 5 * (0 + 4 * 2)]).toBeCloseTo(Math.hypot(3 * 0.8, 2 * 1.5, 2 * 3.0), 12);
+    expect(d[1 + 5 * 2]).toBe(0);
+    expect([...distanceTransform(new Uint8Array(60), dims, spacing)].every((v) => v === Infinity)).toBe(true);
+  });
+
+  it('reuses a given output buffer and rejects mismatched sizes', () => {
+    const f = new Uint8Array(8);
+    f[0] = 1;
+    const out = new Float64Array(8);
+    expect(squaredDistanceTransform(f, [2, 2, 2], [1, 1, 1], out)).toBe(out);
+    expect(out[7]).toBeCloseTo(3, 12);
+    expect(() => squaredDistanceTransform(f, [2, 2, 3], [1, 1, 1])).toThrow(RangeError);
+  });
+});
