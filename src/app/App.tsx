@@ -2,7 +2,10 @@ import { useEffect, useState } from 'react';
 import { openFiles, openSample } from './actions';
 import { filesFromDrop } from './drop';
 import { readFiles } from './engine-client';
+import { getViewer } from './viewer-instance';
+import { AnnotationTools } from './components/AnnotationTools';
 import { BusyBar } from './components/BusyBar';
+import { LayersPanel } from './components/LayersPanel';
 import { Messages } from './components/Messages';
 import { ScanInfo } from './components/ScanInfo';
 import { SeriesPicker } from './components/SeriesPicker';
@@ -45,6 +48,8 @@ export function App() {
         <ViewerPanel />
         <aside className="sidebar">
           <ScanInfo />
+          <AnnotationTools onUndo={() => getViewer()?.undo()} onRedo={() => getViewer()?.redo()} currentSlice={() => getViewer()?.currentAxialSlice() ?? 0} />
+          <LayersPanel />
         </aside>
       </main>
       <Messages />

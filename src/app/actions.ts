@@ -6,6 +6,7 @@ import type { LoadOptions } from '../engine/io/load';
 import type { NamedBytes } from '../engine/io/named-bytes';
 import type { Volume } from '../engine/volume';
 import { engine, transferFiles } from './engine-client';
+import { restoreLayers } from './layers';
 import { useStore } from './store';
 
 export const SAMPLE_URL = `${import.meta.env.BASE_URL}samples/example_ct.nii.gz`;
@@ -31,7 +32,10 @@ export async function openFiles(files: NamedBytes[], opts: LoadOptions = {}): Pr
     }
     const volume = result.volume;
     const name = volume.source?.name ?? label;
-    setScan({ key: scanKey(name, volume), name, volume });
+    const key = scanKey(name, volume);
+    const saved = await restoreLayers(key);
+    setScan({ key, name, volume }, saved.filter((l) => l.data.length === volume.data.length));
+    if (saved.length) notify('info', `Restored ${saved.length} annotation layer(s) saved for this scan`);
     for (const notice of volume.notices) notify('warning', notice);
   } catch (err) {
     notify('error', err instanceof Error ? err.message : String(err));

@@ -8,6 +8,7 @@ import type { Volume } from '../engine/volume';
 import type { SeriesSummary } from '../engine/io/load';
 import type { NamedBytes } from '../engine/io/named-bytes';
 import type { PresetName } from '../viewer/presets';
+import type { LeftTool } from '../viewer/mpr-viewer';
 
 export interface Scan {
   /** Stable key for persistence: file name + dims + first voxels' checksum. */
@@ -23,7 +24,10 @@ export interface LabelLayer {
   color: [number, number, number];
   visible: boolean;
   opacity: number;
+  /** On the scan's grid; shared with the viewer's labelmap, so brush strokes land here directly. */
   data: Uint8Array;
+  /** Bumped when `data` was changed outside the viewer, so the viewer redraws it. */
+  revision?: number;
 }
 
 export interface Message {
@@ -47,7 +51,19 @@ interface State {
   preset: PresetName;
   /** Several series in one drop: the user picks one; the files wait here meanwhile. */
   pendingSeries: { series: SeriesSummary[]; files: NamedBytes[] } | null;
-  setScan: (scan: Scan) => void;
+  activeLayerId: string | null;
+  tool: LeftTool;
+  brushRadiusMm: number;
+  /** HU range of the threshold brush. */
+  thresholdHU: [number, number];
+  setScan: (scan: Scan, layers?: LabelLayer[]) => void;
+  addLayer: (layer: LabelLayer) => void;
+  updateLayer: (id: string, patch: Partial<Omit<LabelLayer, 'id'>>) => void;
+  removeLayer: (id: string) => void;
+  setActiveLayer: (id: string | null) => void;
+  setTool: (tool: LeftTool) => void;
+  setBrushRadius: (mm: number) => void;
+  setThresholdHU: (range: [number, number]) => void;
   setBusy: (busy: Busy | null) => void;
   setPreset: (preset: PresetName) => void;
   setPendingSeries: (p: State['pendingSeries']) => void;
@@ -64,7 +80,19 @@ export const useStore = create<State>((set) => ({
   messages: [],
   preset: 'lung',
   pendingSeries: null,
-  setScan: (scan) => set({ scan, layers: [] }),
+  activeLayerId: null,
+  tool: 'crosshairs',
+  brushRadiusMm: 5,
+  thresholdHU: [-800, 100],
+  setScan: (scan, layers = []) => set({ scan, layers, activeLayerId: layers.find((l) => l.kind === 'observer')?.id ?? null }),
+  addLayer: (layer) => set((s) => ({ layers: [...s.layers, layer], activeLayerId: layer.kind === 'observer' ? layer.id : s.activeLayerId })),
+  updateLayer: (id, patch) => set((s) => ({ layers: s.layers.map((l) => (l.id === id ? { ...l, ...patch } : l)) })),
+  removeLayer: (id) =>
+    set((s) => ({ layers: s.layers.filter((l) => l.id !== id), activeLayerId: s.activeLayerId === id ? null : s.activeLayerId })),
+  setActiveLayer: (activeLayerId) => set({ activeLayerId }),
+  setTool: (tool) => set({ tool }),
+  setBrushRadius: (brushRadiusMm) => set({ brushRadiusMm }),
+  setThresholdHU: (thresholdHU) => set({ thresholdHU }),
   setBusy: (busy) => set({ busy }),
   setPreset: (preset) => set({ preset }),
   setPendingSeries: (pendingSeries) => set({ pendingSeries }),

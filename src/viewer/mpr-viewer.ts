@@ -27,6 +27,7 @@ import {
   addTool,
   init as toolsInit,
   segmentation,
+  utilities as toolUtilities,
 } from '@cornerstonejs/tools';
 import { voxelIndex, voxelOfWorld, worldLPS, type Volume } from '../engine/volume';
 import { CT_PRESETS, voiRange, type PresetName } from './presets';
@@ -40,13 +41,15 @@ const ORIENTATION: Record<ViewName, Enums.OrientationAxis> = {
   coronal: Enums.OrientationAxis.CORONAL,
 };
 
-export type LeftTool = 'crosshairs' | 'windowLevel' | 'brush' | 'eraser';
+export type LeftTool = 'crosshairs' | 'windowLevel' | 'brush' | 'eraser' | 'thresholdBrush';
 
 export interface Probe {
   ijk: [number, number, number];
   world: [number, number, number];
   value: number;
 }
+
+const segmentationUtils = toolUtilities.segmentation;
 
 let initialised: Promise<void> | null = null;
 /** Cornerstone's init is global and must run once (React StrictMode mounts effects twice). */
@@ -70,6 +73,7 @@ export class MprViewer {
   private volume: Volume | null = null;
   private readonly toolGroupId = `mpr-tools-${this.id}`;
   private readonly layerIds = new Set<string>();
+  private readonly layerBuffers = new Map<string, Uint8Array>();
   private generation = 0;
 
   constructor(private readonly elements: Record<ViewName, HTMLDivElement>) {}
@@ -126,6 +130,7 @@ export class MprViewer {
     group.addTool(ScaleOverlayTool.toolName);
     group.addToolInstance('CircularBrush', BrushTool.toolName, { activeStrategy: 'FILL_INSIDE_CIRCLE' });
     group.addToolInstance('CircularEraser', BrushTool.toolName, { activeStrategy: 'ERASE_INSIDE_CIRCLE' });
+    group.addToolInstance('ThresholdBrush', BrushTool.toolName, { activeStrategy: 'THRESHOLD_INSIDE_CIRCLE' });
     for (const view of VIEWS) group.addViewport(this.viewportId(view), engine.id);
     group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Auxiliary }] });
     group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
@@ -144,6 +149,7 @@ export class MprViewer {
       windowLevel: WindowLevelTool.toolName,
       brush: 'CircularBrush',
       eraser: 'CircularEraser',
+      thresholdBrush: 'ThresholdBrush',
     };
     for (const name of Object.values(names)) {
       if (group.getToolOptions(name)) group.setToolPassive(name);
@@ -177,9 +183,10 @@ export class MprViewer {
   async setLayer(layer: { id: string; data: Uint8Array; color: [number, number, number]; visible: boolean; opacity: number }): Promise<void> {
     if (!this.volume || !this.volumeId || !this.engine) return;
     const segId = `${layer.id}-${this.generation}`;
+    // The labelmap's slices are views of `layer.data` (brush strokes land there); another array
+    // means another labelmap.
+    if (this.layerIds.has(segId) && this.layerBuffers.get(segId) !== layer.data) this.removeLayer(layer.id);
     if (this.layerIds.has(segId)) {
-      const labelVolume = cache.getVolume(segId);
-      labelVolume?.voxelManager?.setCompleteScalarDataArray(layer.data);
       segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(segId);
     } else {
       volumeLoader.createLocalLabelmapVolume(
@@ -201,6 +208,7 @@ export class MprViewer {
       for (const view of VIEWS) map[this.viewportId(view)] = [{ segmentationId: segId }];
       await segmentation.addLabelmapRepresentationToViewportMap(map);
       this.layerIds.add(segId);
+      this.layerBuffers.set(segId, layer.data);
     }
     for (const view of VIEWS) {
       const viewportId = this.viewportId(view);
@@ -218,9 +226,16 @@ export class MprViewer {
     this.engine.render();
   }
 
+  /** Ids of the layers currently shown. */
+  shownLayerIds(): string[] {
+    const suffix = `-${this.generation}`;
+    return [...this.layerIds].filter((s) => s.endsWith(suffix)).map((s) => s.slice(0, -suffix.length));
+  }
+
   removeLayer(id: string): void {
     const segId = `${id}-${this.generation}`;
     if (!this.layerIds.delete(segId)) return;
+    this.layerBuffers.delete(segId);
     segmentation.removeSegmentation(segId);
     cache.removeVolumeLoadObject(segId);
     this.engine?.render();
@@ -239,7 +254,30 @@ export class MprViewer {
     // Cornerstone's brush size is a radius in world units (mm).
     const group = ToolGroupManager.getToolGroup(this.toolGroupId);
     if (!group) return;
-    for (const name of ['CircularBrush', 'CircularEraser']) group.setToolConfiguration(name, { brushSize: mm });
+    for (const name of ['CircularBrush', 'CircularEraser', 'ThresholdBrush']) group.setToolConfiguration(name, { brushSize: mm });
+  }
+
+  /** The threshold brush paints only voxels whose value lies in [lower, upper] (HU for CT). */
+  setThresholdRange(lower: number, upper: number): void {
+    segmentationUtils.setBrushThresholdForToolGroup(this.toolGroupId, { range: [lower, upper], isDynamic: false, dynamicRadius: 0 });
+  }
+
+  undo(): void {
+    utilities.HistoryMemo.DefaultHistoryMemo.undo();
+    this.engine?.render();
+  }
+
+  redo(): void {
+    utilities.HistoryMemo.DefaultHistoryMemo.redo();
+    this.engine?.render();
+  }
+
+  /** Index k of the axial slice on screen. */
+  currentAxialSlice(): number {
+    if (!this.engine || !this.volume) return 0;
+    const vp = this.engine.getViewport(this.viewportId('axial'));
+    const k = Math.round(voxelOfWorld(this.volume, vp.getCamera().focalPoint as [number, number, number])[2]);
+    return Math.min(Math.max(k, 0), this.volume.dims[2] - 1);
   }
 
   /** Current voxels of a layer, as painted by the user. */
@@ -299,6 +337,7 @@ export class MprViewer {
       cache.removeVolumeLoadObject(segId);
     }
     this.layerIds.clear();
+    this.layerBuffers.clear();
   }
 
   destroy(): void {

@@ -3,7 +3,7 @@
  * only by name) and returns a Volume, or the list of series to pick from.
  */
 import type { Volume } from '../volume';
-import { isDicom, readDicomSeries, scanDicom } from './dicom/series';
+import { isDicom, readDicomSeries, scanDicom, type DicomSeries } from './dicom/series';
 import { InputError } from './errors';
 import { gunzip, isGzip } from './gzip';
 import type { NamedBytes } from './named-bytes';
@@ -18,7 +18,8 @@ export interface SeriesSummary {
 }
 
 export type LoadResult =
-  | { kind: 'volume'; volume: Volume }
+  /** `dicomSeries`: the series read, for SEG import/export; it stays in the engine (not cloneable). */
+  | { kind: 'volume'; volume: Volume; dicomSeries?: DicomSeries }
   | { kind: 'choose-series'; series: SeriesSummary[] };
 
 export interface LoadOptions {
@@ -81,5 +82,5 @@ export async function loadFiles(files: NamedBytes[], opts: LoadOptions = {}): Pr
   const volume = await readDicomSeries(chosen, { resample: opts.resample });
   const ignored = skipped.length + files.length - dicom.length;
   if (ignored > 0) volume.notices.push(`${ignored} file(s) ignored (not part of an image series)`);
-  return { kind: 'volume', volume };
+  return { kind: 'volume', volume, dicomSeries: chosen };
 }

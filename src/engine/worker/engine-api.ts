@@ -1,14 +1,65 @@
 /**
  * What the engine worker offers the UI. Everything heavy (decoding, metrics, inference) runs
- * behind this interface, off the main thread. Volumes cross the boundary with their voxel buffers
- * transferred, not copied.
+ * behind this interface, off the main thread. The worker remembers the scan it loaded last (its
+ * grid, and its DICOM series when it came from DICOM), which label import and SEG export need.
  */
+import type { Grid } from '../grid';
+import type { DicomSeries } from '../io/dicom/series';
+import { writeDicomSeg } from '../io/dicom/seg';
+import { InputError } from '../io/errors';
 import { loadFiles, type LoadOptions, type LoadResult } from '../io/load';
 import type { NamedBytes } from '../io/named-bytes';
+import { writeNifti } from '../io/nifti';
+import { fillHolesInSlice, interpolateBetweenSlices } from '../labels/edit';
+import { importLabels, type ImportedLabel } from '../labels/import';
+import type { Volume } from '../volume';
+
+interface Current {
+  grid: Grid;
+  series: DicomSeries | null;
+}
+let current: Current | null = null;
+
+const gridOf = (v: Volume): Grid => ({ dims: v.dims, spacing: v.spacing, origin: v.origin, direction: v.direction });
 
 export const engineApi = {
   async load(files: NamedBytes[], opts: LoadOptions = {}): Promise<LoadResult> {
-    return loadFiles(files, opts);
+    const result = await loadFiles(files, opts);
+    if (result.kind !== 'volume') return result;
+    // The series stays here (SEG import/export over this scan); only the volume crosses to the UI.
+    current = { grid: gridOf(result.volume), series: result.dicomSeries ?? null };
+    return { kind: 'volume', volume: result.volume };
+  },
+
+  async importLabels(files: NamedBytes[], opts: { resample?: boolean } = {}): Promise<ImportedLabel[]> {
+    if (!current) throw new InputError(files[0]?.name ?? '(no file)', 'open a scan before its labels');
+    return importLabels(files, current.grid, { resample: opts.resample, series: current.series });
+  },
+
+  /** Fills the inside of closed outlines on axial slice k. */
+  async fillHoles(data: Uint8Array, k: number): Promise<{ data: Uint8Array; filled: number }> {
+    if (!current) throw new Error('no scan loaded');
+    const filled = fillHolesInSlice(data, current.grid.dims, k);
+    return { data, filled };
+  },
+
+  /** Fills the axial slices between annotated ones by shape interpolation. */
+  async fillBetweenSlices(data: Uint8Array): Promise<{ data: Uint8Array; slices: number[] }> {
+    if (!current) throw new Error('no scan loaded');
+    const slices = interpolateBetweenSlices(data, current.grid.dims, current.grid.spacing);
+    return { data, slices };
+  },
+
+  /** A layer as NIfTI on the scan's geometry. */
+  async exportNifti(data: Uint8Array): Promise<Uint8Array> {
+    if (!current) throw new Error('no scan loaded');
+    return writeNifti({ ...current.grid, data, units: 'label', notices: [] }, { gzip: true });
+  },
+
+  /** A layer as a DICOM SEG over the scan's series (only for scans opened from DICOM). */
+  async exportDicomSeg(data: Uint8Array, label: string): Promise<Uint8Array> {
+    if (!current?.series) throw new Error('DICOM SEG export needs a scan opened from a DICOM series');
+    return writeDicomSeg({ ...current.grid, data, units: 'label', notices: [] }, current.series, [{ number: 1, label }]);
   },
 };
 

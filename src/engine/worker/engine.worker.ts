@@ -1,13 +1,25 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
 import { engineApi, type EngineApi } from './engine-api';
-import type { LoadResult } from '../io/load';
 
-// Results that carry a volume hand its voxel buffer over instead of copying it.
+// Results that carry voxel buffers hand them over instead of copying them.
 const api: EngineApi = {
+  ...engineApi,
   async load(files, opts) {
-    const result: LoadResult = await engineApi.load(files, opts);
+    const result = await engineApi.load(files, opts);
     return result.kind === 'volume' ? Comlink.transfer(result, [result.volume.data.buffer as ArrayBuffer]) : result;
+  },
+  async importLabels(files, opts) {
+    const labels = await engineApi.importLabels(files, opts);
+    return Comlink.transfer(labels, labels.map((l) => l.data.buffer as ArrayBuffer));
+  },
+  async fillHoles(data, k) {
+    const res = await engineApi.fillHoles(data, k);
+    return Comlink.transfer(res, [res.data.buffer as ArrayBuffer]);
+  },
+  async fillBetweenSlices(data) {
+    const res = await engineApi.fillBetweenSlices(data);
+    return Comlink.transfer(res, [res.data.buffer as ArrayBuffer]);
   },
 };
 
