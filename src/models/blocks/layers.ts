@@ -1,0 +1,183 @@
+/**
+ * Elementary layers with PyTorch semantics on channels-last TF.js tensors: Conv, ConvTranspose,
+ * Linear, BatchNorm, activations, Dropout. Parameter names match torch.nn (weight, bias,
+ * running_mean, running_var, num_batches_tracked).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { defaultInit, Module, SeedSource, type ForwardOptions, type Layer, type SpatialDims } from './module';
+
+export interface ConvOptions {
+  dims: SpatialDims;
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number;
+  stride?: number;
+  dilation?: number;
+  /** Symmetric zero padding per side; default "same" for odd kernels: (k - 1) / 2 * dilation. */
+  padding?: number;
+  bias?: boolean;
+  seed?: SeedSource;
+}
+
+/** nn.Conv2d / nn.Conv3d. */
+export class Conv extends Module implements Layer {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+  private readonly dims: SpatialDims;
+  private readonly stride: number;
+  private readonly dilation: number;
+  private readonly padding: number;
+  private readonly kernelSize: number;
+
+  constructor(o: ConvOptions) {
+    super();
+    this.dims = o.dims;
+    this.kernelSize = o.kernelSize;
+    this.stride = o.stride ?? 1;
+    this.dilation = o.dilation ?? 1;
+    this.padding = o.padding ?? ((o.kernelSize - 1) / 2) * this.dilation;
+    const seed = o.seed ?? new SeedSource();
+    const k = new Array<number>(o.dims).fill(o.kernelSize);
+    const fanIn = o.inChannels * o.kernelSize ** o.dims;
+    this.weight = this.addParameter('weight', defaultInit([...k, o.inChannels, o.outChannels], fanIn, seed), 'conv');
+    this.bias = o.bias === false ? null : this.addParameter('bias', defaultInit([o.outChannels], fanIn, seed), 'plain');
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    const same = this.stride === 1 && 2 * this.padding === (this.kernelSize - 1) * this.dilation;
+    // 'same' is symmetric and exact for odd kernels at stride 1; otherwise pad like PyTorch
+    // (TF's 'same' at stride 2 would pad only after, shifting the sampling grid).
+    const input = same || this.padding === 0 ? x : tf.pad(x, [[0, 0], ...new Array(this.dims).fill([this.padding, this.padding]), [0, 0]]);
+    const pad = same ? 'same' : 'valid';
+    const y =
+      this.dims === 2
+        ? tf.conv2d(input as tf.Tensor4D, this.weight as tf.Tensor4D, this.stride, pad, 'NHWC', this.dilation)
+        : tf.conv3d(input as tf.Tensor5D, this.weight as tf.Tensor5D, this.stride, pad, 'NDHWC', this.dilation);
+    return this.bias ? tf.add(y, this.bias) : y;
+  }
+}
+
+export interface ConvTransposeOptions {
+  dims: SpatialDims;
+  inChannels: number;
+  outChannels: number;
+  /** Kernel size and stride are equal (non-overlapping), as in MONAI's UpSample deconv mode. */
+  scale: number;
+  bias?: boolean;
+  seed?: SeedSource;
+}
+
+/** nn.ConvTranspose2d / 3d with kernel_size = stride = scale, padding 0. */
+export class ConvTranspose extends Module implements Layer {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+
+  constructor(private readonly o: ConvTransposeOptions) {
+    super();
+    const seed = o.seed ?? new SeedSource();
+    const k = new Array<number>(o.dims).fill(o.scale);
+    // PyTorch computes fan_in from weight.size(1) = out_channels for transposed convs.
+    const fanIn = o.outChannels * o.scale ** o.dims;
+    this.weight = this.addParameter('weight', defaultInit([...k, o.outChannels, o.inChannels], fanIn, seed), 'convTranspose');
+    this.bias = o.bias === false ? null : this.addParameter('bias', defaultInit([o.outChannels], fanIn, seed), 'plain');
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    const s = this.o.scale;
+    const out = [x.shape[0], ...x.shape.slice(1, -1).map((d) => d * s), this.o.outChannels];
+    const y =
+      this.o.dims === 2
+        ? tf.conv2dTranspose(x as tf.Tensor4D, this.weight as tf.Tensor4D, out as [number, number, number, number], s, 'valid')
+        : tf.conv3dTranspose(x as tf.Tensor5D, this.weight as tf.Tensor5D, out as [number, number, number, number, number], s, 'valid');
+    return this.bias ? tf.add(y, this.bias) : y;
+  }
+}
+
+/** nn.Linear on [N, in]. */
+export class Linear extends Module implements Layer {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+
+  constructor(inFeatures: number, outFeatures: number, opts: { bias?: boolean; seed?: SeedSource } = {}) {
+    super();
+    const seed = opts.seed ?? new SeedSource();
+    this.weight = this.addParameter('weight', defaultInit([inFeatures, outFeatures], inFeatures, seed), 'linear');
+    this.bias = opts.bias === false ? null : this.addParameter('bias', defaultInit([outFeatures], inFeatures, seed), 'plain');
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    const y = tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
+    return this.bias ? tf.add(y, this.bias) : y;
+  }
+}
+
+/**
+ * nn.BatchNorm2d / 3d (affine, running stats). Eval: y = (x - running_mean) / sqrt(running_var + eps)
+ * * weight + bias. Training: normalises with the biased batch variance and updates
+ * running = (1 - momentum) * running + momentum * batch (the unbiased variance for running_var).
+ */
+export class BatchNorm extends Module implements Layer {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+  readonly numBatchesTracked: tf.Variable;
+
+  constructor(
+    channels: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
+    super();
+    this.weight = this.addParameter('weight', tf.ones([channels]), 'plain');
+    this.bias = this.addParameter('bias', tf.zeros([channels]), 'plain');
+    this.runningMean = this.addParameter('running_mean', tf.zeros([channels]), 'plain', { trainable: false });
+    this.runningVar = this.addParameter('running_var', tf.ones([channels]), 'plain', { trainable: false });
+    this.numBatchesTracked = this.addParameter('num_batches_tracked', tf.scalar(0, 'int32'), 'plain', { trainable: false, torchDtype: 'int64' });
+  }
+
+  forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
+    if (!opts.training) return tf.batchNorm(x, this.runningMean, this.runningVar, this.bias, this.weight, this.eps);
+    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    const { mean, variance } = tf.moments(x, axes);
+    const n = x.size / x.shape[x.rank - 1];
+    const m = this.momentum;
+    tf.tidy(() => {
+      // Not part of the loss, so no gradient flows through these updates.
+      const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(unbiased, m)));
+      this.numBatchesTracked.assign(tf.add(this.numBatchesTracked, tf.scalar(1, 'int32')));
+    });
+    return tf.batchNorm(x, mean, variance, this.bias, this.weight, this.eps);
+  }
+}
+
+export type ActivationKind = 'leakyrelu' | 'relu' | 'none';
+
+/** nn.LeakyReLU (PyTorch default slope 0.01, not TF.js's 0.2) / nn.ReLU / identity. */
+export class Activation extends Module implements Layer {
+  constructor(
+    readonly kind: ActivationKind,
+    readonly negativeSlope = 0.01,
+  ) {
+    super();
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    if (this.kind === 'leakyrelu') return tf.leakyRelu(x, this.negativeSlope);
+    if (this.kind === 'relu') return tf.relu(x);
+    return x;
+  }
+}
+
+/** nn.Dropout: element-wise, scaled by 1/(1-p), identity outside training. */
+export class Dropout extends Module implements Layer {
+  constructor(readonly p: number) {
+    super();
+  }
+
+  forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
+    return opts.training && this.p > 0 ? tf.dropout(x, this.p) : x;
+  }
+}
