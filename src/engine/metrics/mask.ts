@@ -40,6 +40,11 @@ export function checkGrid(grid: Grid, ...arrays: ArrayLike<number>[]): number {
   return n;
 }
 
+/** Labels are nonzero: 0 is background everywhere in this folder. */
+export function checkLabel(label: number | undefined): void {
+  if (label !== undefined && (label === 0 || !Number.isFinite(label))) throw new RangeError(`label must be a nonzero number, got ${label}`);
+}
+
 /** Foreground test of one value: nonzero (no label) or equal to the label. */
 export function isForeground(v: number, label: number | undefined): boolean {
   return label === undefined ? v > 0 || v < 0 : v === label;
@@ -48,6 +53,7 @@ export function isForeground(v: number, label: number | undefined): boolean {
 /** One pass over both masks: counts and the union's bounding box. */
 export function scanPair(pred: VoxelArray, gt: VoxelArray, grid: Grid, label?: number): PairScan {
   checkGrid(grid, pred, gt);
+  checkLabel(label);
   const [nx, ny, nz] = grid.dims;
   let voxelsPred = 0;
   let voxelsGt = 0;
@@ -60,8 +66,11 @@ export function scanPair(pred: VoxelArray, gt: VoxelArray, grid: Grid, label?: n
       let rowLo = nx;
       let rowHi = -1;
       for (let i = 0; i < nx; i++, x++) {
-        const p = isForeground(pred[x], label);
-        const g = isForeground(gt[x], label);
+        const u = pred[x];
+        const v = gt[x];
+        if (u === 0 && v === 0) continue; // background in both: most voxels, and never a label
+        const p = isForeground(u, label);
+        const g = isForeground(v, label);
         if (p || g) {
           if (p) voxelsPred++;
           if (g) voxelsGt++;
