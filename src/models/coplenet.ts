@@ -32,6 +32,7 @@ export class CopleNet extends Network {
   readonly features: readonly number[];
   readonly inChannels: number;
   readonly outChannels: number;
+  readonly sizeDivisor = 16;
   private readonly inConv: ConvBNActBlock;
   private readonly downs: DownBlock[];
   private readonly bridges: Convolution[];
@@ -79,7 +80,7 @@ export class CopleNet extends Network {
 
   private forward2d(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
     const [, h, w, c] = x.shape;
-    if (h % 16 !== 0 || w % 16 !== 0) throw new Error(`CopleNet needs H and W divisible by 16, got ${h}x${w}`);
+    if (h % this.sizeDivisor !== 0 || w % this.sizeDivisor !== 0) throw new Error(`CopleNet needs H and W divisible by 16, got ${h}x${w}`);
     if (c !== this.inChannels) throw new Error(`CopleNet expects ${this.inChannels} input channel(s), got ${c}`);
     const x0 = this.inConv.forward(x, opts);
     const x1 = this.downs[0].forward(x0, opts);

@@ -22,6 +22,10 @@ export class StateDictMismatchError extends InputError {
 
 export abstract class Network extends Module {
   abstract readonly name: string;
+  abstract readonly inChannels: number;
+  abstract readonly outChannels: number;
+  /** Spatial sizes the network accepts are multiples of this (2^number of poolings). */
+  abstract readonly sizeDivisor: number;
 
   /** Channels-last forward pass (NHWC, or NDHWC for 5D input); no tidy, no checks. */
   protected abstract forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor;

@@ -1,0 +1,37 @@
+/** The networks, and one factory for CLIs and workers that pick a model by name. */
+import { CopleNet } from './coplenet';
+import type { Network } from './network';
+import { UNet2D } from './unet2d';
+import { UNet3D } from './unet3d';
+
+export { CopleNet, COPLENET_DEFAULT_FEATURES, COPLENET_DEFAULT_DROPOUT, type CopleNetOptions } from './coplenet';
+export { UNet, TwoConv, type UNetOptions } from './unet';
+export { UNet2D, UNET2D_DEFAULT_FEATURES } from './unet2d';
+export { UNet3D, UNET3D_DEFAULT_FEATURES } from './unet3d';
+export { Network, StateDictMismatchError, toChannelsFirst, toChannelsLast } from './network';
+
+export type ModelKind = 'coplenet' | 'unet2d' | 'unet3d';
+export const MODEL_KINDS: readonly ModelKind[] = ['coplenet', 'unet2d', 'unet3d'];
+
+export interface NetworkConfig {
+  features?: readonly number[];
+  inChannels?: number;
+  outChannels?: number;
+  seed?: number;
+}
+
+export function createNetwork(kind: ModelKind, config: NetworkConfig = {}): Network {
+  switch (kind) {
+    case 'coplenet':
+      return new CopleNet(config);
+    case 'unet2d':
+      return new UNet2D(config);
+    case 'unet3d':
+      return new UNet3D(config);
+  }
+}
+
+/** Whether the network runs 2D slices (5D input is split into N·D slices) or whole 3D volumes. */
+export function isSliceWise(kind: ModelKind): boolean {
+  return kind !== 'unet3d';
+}
