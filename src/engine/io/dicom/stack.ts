@@ -191,8 +191,13 @@ export function resampleStack(
   const nz = Math.round(extent / gap) + 1;
   const [sx, sy] = st.spacing;
   const values = new Float32Array(nx * ny * nz);
-  const sample = (k: number, x: number, y: number): number => {
+  // Shifts computed from stored positions carry rounding (0.7 / 0.7 = 1.0000000000000002): snap
+  // coordinates within 1e-6 of a pixel centre so whole-pixel shifts copy pixels exactly.
+  const snap = (x: number) => (Math.abs(x - Math.round(x)) < 1e-6 ? Math.round(x) : x);
+  const sample = (k: number, xf: number, yf: number): number => {
     const plane = planes[k];
+    const x = snap(xf);
+    const y = snap(yf);
     const x0 = Math.floor(x);
     const y0 = Math.floor(y);
     if (x0 < 0 || y0 < 0 || x0 > nx - 1 || y0 > ny - 1) return fill;
