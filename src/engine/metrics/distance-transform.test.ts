@@ -53,6 +53,17 @@ describe('exact Euclidean distance transform', () => {
     }
   });
 
+  it('with `at`, the voxels asked for are exact', () => {
+    const rand = rng(9);
+    const dims: Vec3 = [9, 7, 6];
+    const spacing: Vec3 = [0.6, 1.7, 2.9];
+    const features = Uint8Array.from({ length: 378 }, () => (rand() < 0.03 ? 1 : 0));
+    const at = Uint8Array.from({ length: 378 }, () => (rand() < 0.05 ? 1 : 0));
+    const expected = bruteForce(features, dims, spacing);
+    const got = squaredDistanceTransform(features, dims, spacing, undefined, at);
+    for (let x = 0; x < 378; x++) if (at[x]) expect(Math.abs(got[x] - expected[x])).toBeLessThanOrEqual(1e-9);
+  });
+
   it('one site: distance is the anisotropic norm of the offset; no site: Infinity everywhere', () => {
     const dims: Vec3 = [5, 4, 3];
     const spacing: Vec3 = [0.8, 1.5, 3.0];

@@ -15,9 +15,11 @@ import type { Vec3 } from '../volume';
 /**
  * Squared distance (mm²) from every voxel to the nearest voxel whose `features` value is nonzero;
  * Infinity when there is none. Layout i-fastest, `spacing` in mm along i, j, k.
- * `out` (same length) is reused when given, to spare a large allocation.
+ * `out` (same length) is reused when given, to spare a large allocation. With `at`, only the voxels
+ * where `at` ≠ 0 are needed: the last pass skips (i, j) columns holding none of them, whose values
+ * are then left unfinished.
  */
-export function squaredDistanceTransform(features: Uint8Array, dims: Vec3, spacing: Vec3, out?: Float64Array): Float64Array {
+export function squaredDistanceTransform(features: Uint8Array, dims: Vec3, spacing: Vec3, out?: Float64Array, at?: Uint8Array): Float64Array {
   const [nx, ny, nz] = dims;
   const n = nx * ny * nz;
   if (features.length !== n) throw new RangeError(`features has ${features.length} voxels, dims ${dims.join('×')} need ${n}`);
@@ -35,7 +37,8 @@ export function squaredDistanceTransform(features: Uint8Array, dims: Vec3, spaci
   }
   const wk = spacing[2] * spacing[2];
   const slice = nx * ny;
-  for (let o = 0; o < slice; o++) envelopeLine(g, o, slice, nz, wk, scratch);
+  const needed = at ? columnsHolding(at, slice) : null;
+  for (let o = 0; o < slice; o++) if (!needed || needed[o]) envelopeLine(g, o, slice, nz, wk, scratch);
   return g;
 }
 
@@ -44,6 +47,12 @@ export function distanceTransform(features: Uint8Array, dims: Vec3, spacing: Vec
   const g = squaredDistanceTransform(features, dims, spacing);
   for (let x = 0; x < g.length; x++) g[x] = Math.sqrt(g[x]);
   return g;
+}
+
+function columnsHolding(at: Uint8Array, slice: number): Uint8Array {
+  const columns = new Uint8Array(slice);
+  for (let base = 0; base < at.length; base += slice) for (let o = 0; o < slice; o++) columns[o] |= at[base + o];
+  return columns;
 }
 
 /** First pass on the binary input: the 1D distance is just the gap to the nearest feature in the row. */

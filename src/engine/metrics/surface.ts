@@ -67,8 +67,8 @@ export function surfaceDistancesOnCrop(pred: Uint8Array, gt: Uint8Array, dims: V
     return { predToGt: inf(), gtToPred: inf(), edgeVoxelsPred, edgeVoxelsGt };
   }
   const buffer = new Float64Array(edgesPred.length);
-  const predToGt = sampleDistances(squaredDistanceTransform(edgesGt, dims, spacing, buffer), edgesPred, edgeVoxelsPred);
-  const gtToPred = sampleDistances(squaredDistanceTransform(edgesPred, dims, spacing, buffer), edgesGt, edgeVoxelsGt);
+  const predToGt = sampleDistances(squaredDistanceTransform(edgesGt, dims, spacing, buffer, edgesPred), edgesPred, edgeVoxelsPred);
+  const gtToPred = sampleDistances(squaredDistanceTransform(edgesPred, dims, spacing, buffer, edgesGt), edgesGt, edgeVoxelsGt);
   return { predToGt, gtToPred, edgeVoxelsPred, edgeVoxelsGt };
 }
 
