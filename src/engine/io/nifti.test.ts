@@ -307,6 +307,10 @@ describe('readNifti on bad input', () => {
     expect(isNifti(bytes)).toBe(false);
     expect(await reject(bytes, 'not-nifti.nii')).toMatch(/^not-nifti\.nii: not a NIfTI file/);
     expect(await reject(new Uint8Array(10), 'tiny.nii')).toMatch(/^tiny\.nii: not a NIfTI file \(only 10 bytes/);
+    const analyze = anatomical();
+    analyze.set([0, 0, 0, 0], 344); // no magic: an Analyze 7.5 header
+    expect(isNifti(analyze)).toBe(false);
+    expect(await reject(analyze, 'old.hdr')).toBe('old.hdr: not a NIfTI file (an Analyze 7.5 header without the NIfTI magic string; not supported)');
   });
 
   it('names the missing .img of a pair', async () => {
@@ -339,6 +343,12 @@ describe('readNifti on bad input', () => {
     const v = new DataView(huge.buffer);
     for (const o of [42, 44, 46]) v.setInt16(o, 32000, false);
     expect(await reject(huge)).toBe('bad.nii: volume too large (32000×32000×32000 int16 is over 2 GiB)');
+  });
+
+  it('refuses a negative vox_offset', async () => {
+    const b = anatomical();
+    new DataView(b.buffer).setFloat32(108, -16, false);
+    expect(await reject(b)).toBe('bad.nii: invalid vox_offset -16 in the header');
   });
 
   it('refuses complex and RGB data by name', async () => {

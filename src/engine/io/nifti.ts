@@ -58,6 +58,7 @@ export async function readNifti(file: NamedBytes, pair?: NamedBytes): Promise<Vo
   let data = main;
   let dataName = file.name;
   let offset = Math.floor(h.voxOffset);
+  if (!(offset >= 0)) throw new InputError(file.name, `invalid vox_offset ${h.voxOffset} in the header`);
   if (h.single) {
     offset = Math.max(offset, h.headerSize + 4); // nibabel's fix for offsets inside the header
   } else {
@@ -90,11 +91,12 @@ export async function readNifti(file: NamedBytes, pair?: NamedBytes): Promise<Vo
 }
 
 function notNiftiReason(bytes: Uint8Array): string {
+  if (bytes.length < 348) return `not a NIfTI file (only ${bytes.length} bytes; a NIfTI header has 348 or 540)`;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const size = bytes.length >= 4 ? v.getInt32(0, true) : NaN;
-  return bytes.length < 348
-    ? `not a NIfTI file (only ${bytes.length} bytes; a NIfTI header has 348 or 540)`
-    : `not a NIfTI file (sizeof_hdr is ${size}, not 348 or 540 with a NIfTI magic string)`;
+  if (v.getInt32(0, true) === 348 || v.getInt32(0, false) === 348) {
+    return 'not a NIfTI file (an Analyze 7.5 header without the NIfTI magic string; not supported)';
+  }
+  return `not a NIfTI file (sizeof_hdr is ${v.getInt32(0, true)}, not 348 or 540)`;
 }
 
 function imageNameFor(hdrName: string): string {
