@@ -128,7 +128,10 @@ function patternCodes(observers: VoxelArray[], label: number | undefined): Uint8
   for (let j = 0; j < r; j++) {
     const o = observers[j];
     const bit = 1 << j;
-    for (let x = 0; x < n; x++) if (isForeground(o[x], label)) codes[x] |= bit;
+    for (let x = 0; x < n; x++) {
+      const v = o[x];
+      if (v !== 0 && isForeground(v, label)) codes[x] |= bit; // 0 is never foreground: skip the test
+    }
   }
   return codes;
 }

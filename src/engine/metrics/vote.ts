@@ -25,7 +25,10 @@ export function agreementCount(observers: VoxelArray[], label?: number): Uint8Ar
   checkLabel(label);
   const count = new Uint8Array(n);
   for (const o of observers) {
-    for (let x = 0; x < n; x++) if (isForeground(o[x], label)) count[x]++;
+    for (let x = 0; x < n; x++) {
+      const v = o[x];
+      if (v !== 0 && isForeground(v, label)) count[x]++;
+    }
   }
   return count;
 }
