@@ -44,17 +44,41 @@ export class Conv extends Module implements Layer {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    const same = this.stride === 1 && 2 * this.padding === (this.kernelSize - 1) * this.dilation;
-    // 'same' is symmetric and exact for odd kernels at stride 1; otherwise pad like PyTorch
-    // (TF's 'same' at stride 2 would pad only after, shifting the sampling grid).
-    const input = same || this.padding === 0 ? x : tf.pad(x, [[0, 0], ...new Array(this.dims).fill([this.padding, this.padding]), [0, 0]]);
-    const pad = same ? 'same' : 'valid';
-    const y =
-      this.dims === 2
-        ? tf.conv2d(input as tf.Tensor4D, this.weight as tf.Tensor4D, this.stride, pad, 'NHWC', this.dilation)
-        : tf.conv3d(input as tf.Tensor5D, this.weight as tf.Tensor5D, this.stride, pad, 'NDHWC', this.dilation);
+    const p = this.padding;
+    const spatialPad = (t: tf.Tensor) => (p === 0 ? t : tf.pad(t, [[0, 0], ...new Array(this.dims).fill([p, p]), [0, 0]]));
+    let y: tf.Tensor;
+    if (this.dilation > 1) {
+      y = atrousConv(spatialPad(x), this.weight, this.dilation, this.dims);
+    } else if (this.stride === 1 && 2 * p === this.kernelSize - 1) {
+      y = convOp(x, this.weight, 1, 'same'); // 'same' is symmetric and exact for odd kernels at stride 1
+    } else {
+      // Pad like PyTorch: TF's 'same' at stride 2 would pad only after, shifting the sampling grid.
+      y = convOp(spatialPad(x), this.weight, this.stride, 'valid');
+    }
     return this.bias ? tf.add(y, this.bias) : y;
   }
+}
+
+function convOp(x: tf.Tensor, w: tf.Tensor, stride: number, pad: 'same' | 'valid'): tf.Tensor {
+  return x.rank === 4
+    ? tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad)
+    : tf.conv3d(x as tf.Tensor5D, w as tf.Tensor5D, stride, pad);
+}
+
+/**
+ * 'valid' dilated convolution of an already padded input, computed as space-to-batch ->
+ * plain conv -> batch-to-space (TensorFlow's atrous formulation). TF.js has no gradient for
+ * dilations > 1, so this keeps ASPP trainable; the result equals conv(x, dilations = d).
+ */
+function atrousConv(x: tf.Tensor, w: tf.Tensor, d: number, dims: number): tf.Tensor {
+  const spatial = x.shape.slice(1, 1 + dims);
+  const k = w.shape.slice(0, dims);
+  const block = new Array<number>(dims).fill(d);
+  const extra = spatial.map((s) => [0, (d - (s % d)) % d]);
+  const phases = tf.spaceToBatchND(x, block, extra);
+  const y = tf.batchToSpaceND(convOp(phases, w, 1, 'valid'), block, new Array(dims).fill([0, 0]));
+  const out = spatial.map((s, i) => s - (k[i] - 1) * d);
+  return tf.slice(y, new Array(dims + 2).fill(0), [-1, ...out, -1]);
 }
 
 export interface ConvTransposeOptions {

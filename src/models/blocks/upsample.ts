@@ -32,11 +32,31 @@ export function resizeAxisAlignCorners(x: tf.Tensor, axis: number, outSize: numb
   });
 }
 
+/**
+ * tf.image.resizeBilinear (align_corners) with a gradient that also works for H != W:
+ * tfjs-backend-cpu 4.22's ResizeBilinearGrad labels its result [N, W, H, C] although the values
+ * are laid out as [N, H, W, C], so the gradient is reshaped to the input's shape.
+ */
+function resizeBilinearAlignCorners(x: tf.Tensor, size: [number, number]): tf.Tensor {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [images, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    save([images]);
+    return {
+      value: tf.image.resizeBilinear(images, size, true, false),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const grad = tf.engine().runKernel('ResizeBilinearGrad', { dy, images: saved[0] }, { alignCorners: true, halfPixelCenters: false }) as tf.Tensor;
+        return tf.reshape(grad, saved[0].shape);
+      },
+    };
+  });
+  return op(x);
+}
+
 /** (Bi/tri)linear upsampling of a channels-last tensor by an integer factor, align_corners=True. */
 export function upsampleLinearAlignCorners(x: tf.Tensor, scale: number): tf.Tensor {
   if (x.rank === 4) {
     const [, h, w] = x.shape;
-    return tf.image.resizeBilinear(x as tf.Tensor4D, [h * scale, w * scale], true, false);
+    return resizeBilinearAlignCorners(x, [h * scale, w * scale]);
   }
   let y = x;
   for (let axis = 1; axis < x.rank - 1; axis++) y = resizeAxisAlignCorners(y, axis, x.shape[axis] * scale);
