@@ -152,6 +152,15 @@ describe('transfer syntaxes decode to the same pixels as their uncompressed twin
     expectSameVoxels(j2k.data, plain.data);
   });
 
+  it.each([
+    ['ct_small_jpeg_baseline', 'JPEG baseline 8-bit (libjpeg-turbo)'],
+    ['ct_small_j2k_lossy', 'JPEG 2000 lossy, irreversible 9/7 wavelet (OpenJPEG)'],
+  ])('%s: %s decodes as Pillow decodes the same codestream', async (name) => {
+    const vol = await readOne(made(`${name}.dcm`));
+    expect(vol.dims).toEqual([128, 128, 1]);
+    expectSameVoxels(vol.data, refVoxels(name));
+  });
+
   it('deflated explicit VR little endian (written by pydicom) = the original', async () => {
     const deflated = made('ct_small_deflated.dcm');
     expect(parseDataSet(deflated[0]).string(TAG.transferSyntax)).toBe('1.2.840.10008.1.2.1.99');
@@ -195,12 +204,14 @@ describe('scanning a drop of files', () => {
     const pixel = parseDataSet(ct).elements[TAG.pixelData];
     // The same file cut just before its Pixel Data element (explicit VR: 12-byte element header).
     const noPixels = { name: 'no-pixels.dcm', bytes: ct.bytes.slice(0, pixel.dataOffset - 12) };
-    const scan = scanDicom([...real('MANIFEST.tsv'), noPixels, ...real('dcmqi/ct-3slice')]);
+    const truncated = { name: 'truncated.dcm', bytes: ct.bytes.slice(0, 20000) };
+    const scan = scanDicom([...real('MANIFEST.tsv'), noPixels, truncated, ...real('dcmqi/ct-3slice')]);
     expect(scan.series).toHaveLength(1);
     expect(scan.series[0].count).toBe(3);
     expect(scan.skipped).toEqual([
       { name: 'MANIFEST.tsv', reason: 'not a DICOM file' },
       { name: 'no-pixels.dcm', reason: expect.stringMatching(/^no pixel data \(CT/) },
+      { name: 'truncated.dcm', reason: expect.stringMatching(/^not a readable DICOM file \(.*buffer overrun\)/) },
     ]);
   });
 

@@ -50,7 +50,7 @@ export function slicesOf(name: string, ds: DataSet): Slice[] {
       ds,
       frame,
       position: position?.length === 3 ? (position as Vec3) : undefined,
-      orientation: orientation?.length === 6 ? (orientation as Slice['orientation']) : undefined,
+      orientation: orientation?.length === 6 && isUsableOrientation(orientation) ? (orientation as Slice['orientation']) : undefined,
       pixelSpacing: spacing?.length === 2 && spacing.every((s) => s > 0) ? (spacing as [number, number]) : undefined,
       thickness: decimal(measures, TAG.sliceThickness) ?? decimal(ds, TAG.sliceThickness),
       spacingBetweenSlices: decimal(measures, TAG.spacingBetweenSlices) ?? decimal(ds, TAG.spacingBetweenSlices),
@@ -61,6 +61,11 @@ export function slicesOf(name: string, ds: DataSet): Slice[] {
     });
   }
   return out;
+}
+
+/** Two direction vectors of about unit length (some writers store all zeros when they do not know). */
+function isUsableOrientation(o: number[]): boolean {
+  return Math.abs(Math.hypot(o[0], o[1], o[2]) - 1) < 0.01 && Math.abs(Math.hypot(o[3], o[4], o[5]) - 1) < 0.01;
 }
 
 /** Orientation key for grouping planes: row and column cosines rounded to 1e-3. */

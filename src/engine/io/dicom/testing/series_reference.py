@@ -5,13 +5,15 @@ For each case: the slices sorted by ImagePositionPatient along the slice normal,
 as raw little-endian float32 (i fastest) to OUT_DIR/<case>.f32, with the geometry in the JSON.
 Also writes modified copies of real files that the tests need (deflated, scout, tilted, ...).
 """
-import copy
+import io
 import json
 import os
 import sys
 
 import numpy as np
 import pydicom
+from PIL import Image
+from pydicom.encaps import encapsulate
 from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
 real, out = sys.argv[1], sys.argv[2]
@@ -111,5 +113,29 @@ d.save_as(os.path.join(out, 'ct_small_unlocated.dcm'))
 d = pydicom.dcmread(os.path.join(real, 'pydicom/CT_small.dcm'))
 d.RescaleSlope = 0.5
 d.save_as(os.path.join(out, 'ct_small_slope_half.dcm'))
+
+# Lossy codecs the real data lacks: CT_small encoded by Pillow (libjpeg, OpenJPEG), encapsulated by
+# pydicom; the reference is Pillow's own decode of the same codestream.
+def encapsulated(name, codestream, ts, bits, intercept):
+    d = pydicom.dcmread(os.path.join(real, 'pydicom/CT_small.dcm'))
+    d.file_meta.TransferSyntaxUID = ts
+    d.BitsAllocated, d.BitsStored, d.HighBit, d.PixelRepresentation = bits, bits, bits - 1, 0
+    d.RescaleSlope, d.RescaleIntercept = 1, intercept
+    d.PixelData = encapsulate([codestream])
+    d['PixelData'].VR = 'OB'
+    d['PixelData'].is_undefined_length = True
+    d.save_as(os.path.join(out, name + '.dcm'), write_like_original=False)
+    decoded = np.array(Image.open(io.BytesIO(codestream))).astype(np.float64)
+    (decoded + intercept).astype('<f4').tofile(os.path.join(out, name + '.f32'))
+
+
+raw = pydicom.dcmread(os.path.join(real, 'pydicom/CT_small.dcm')).pixel_array.astype(np.float64)
+window = np.clip((raw - 1024 + 160) / 400 * 255, 0, 255).astype(np.uint8)  # HU -160..240 → 0..255
+buf = io.BytesIO()
+Image.fromarray(window).save(buf, format='JPEG', quality=90)
+encapsulated('ct_small_jpeg_baseline', buf.getvalue(), '1.2.840.10008.1.2.4.50', 8, 0)
+buf = io.BytesIO()
+Image.fromarray((raw + 2048).astype(np.uint16)).save(buf, format='JPEG2000', irreversible=True, quality_mode='rates', quality_layers=[20], no_jp2=True)
+encapsulated('ct_small_j2k_lossy', buf.getvalue(), '1.2.840.10008.1.2.4.91', 16, -1024 - 2048)
 
 json.dump(result, sys.stdout)
