@@ -34,7 +34,13 @@ export interface ImageMeta {
 export interface TraceRecord {
   /** MONAI class name of the transform that made it. */
   name: string;
-  op: 'orientation' | 'resample' | 'pad' | 'crop' | 'flip' | 'rotate90' | 'irreversible';
+  /**
+   * permute: axes permuted/flipped (extra: perm, flips) — Orientation, flips, rot90;
+   * crop: box [start, end) taken, outside padded (extra: start, end) — pads and crops;
+   * resample: regridded (extra: mode, padding_mode, align_corners) — Spacing;
+   * irreversible: cannot be undone (random affine/elastic warps).
+   */
+  op: 'permute' | 'crop' | 'resample' | 'irreversible';
   orig_shape: number[];
   orig_affine: Mat4;
   extra: Record<string, unknown>;

@@ -10,9 +10,9 @@
 import { InputError } from '../io/errors';
 import { keyList, parseArgs, type Spec } from './args';
 import { mapKeys, type ArrayTransform, type DictTransform } from './base';
-import { checkImage, composeAffine, spatialAffine, spatialShape, whereOf, withTrace, type Dict, type MetaImage, type TraceRecord } from './image';
+import { checkImage, spatialAffine, whereOf, withTrace, type Dict, type MetaImage, type TraceRecord } from './image';
 import { inv, transpose, type Matrix } from './matrix';
-import { flipMap, identityMap, reindex } from './ndarray';
+import { permuteFlip } from './spatial';
 
 /** nibabel "ornt": per input axis, [world axis, ±1]. */
 export type Ornt = [number, number][];
@@ -92,47 +92,21 @@ const SPEC: Spec = {
 
 /** Reorients `img`; `transform[a] = [out axis, flip]` for each input spatial axis. */
 export function applyOrnt(img: MetaImage, transform: Ornt, name: string): MetaImage {
-  const sp = spatialShape(img);
-  const sr = sp.length;
+  const sr = transform.length;
   const perm = new Array<number>(sr);
   const flips = new Array<boolean>(sr);
   transform.forEach(([j, f], a) => {
     perm[j] = a;
     flips[j] = f === -1;
   });
-  const maps = perm.map((a, j) => (flips[j] ? flipMap(sp[a]) : identityMap(sp[a])));
-  const identity = perm.every((a, j) => a === j) && !flips.some(Boolean);
-  const out = identity ? { data: img.data, shape: img.shape.slice() } : reindex(img.data, img.shape, perm, maps);
-  // Index map out → in: in[a] = flip ? n_a − 1 − o_j : o_j.
-  const m: Matrix = Array.from({ length: sr + 1 }, () => new Array<number>(sr + 1).fill(0));
-  m[sr][sr] = 1;
-  perm.forEach((a, j) => {
-    m[a][j] = flips[j] ? -1 : 1;
-    m[a][sr] = flips[j] ? sp[a] - 1 : 0;
-  });
   const record: TraceRecord = {
     name,
-    op: 'orientation',
+    op: 'permute',
     orig_shape: img.shape.slice(),
     orig_affine: img.affine.slice(),
     extra: { perm, flips },
   };
-  return { ...img, data: out.data, shape: out.shape, affine: composeAffine(img.affine, m), meta: withTrace(img.meta, record) };
-}
-
-/** Undoes `applyOrnt` (used by invert.ts). */
-export function invertOrnt(img: MetaImage, rec: TraceRecord): MetaImage {
-  const perm = rec.extra.perm as number[];
-  const flips = rec.extra.flips as boolean[];
-  const origSp = rec.orig_shape.slice(1);
-  const permInv = new Array<number>(perm.length);
-  const maps = new Array<Int32Array>(perm.length);
-  perm.forEach((a, j) => {
-    permInv[a] = j;
-    maps[a] = flips[j] ? flipMap(origSp[a]) : identityMap(origSp[a]);
-  });
-  const out = reindex(img.data, img.shape, permInv, maps);
-  return { ...img, data: out.data, shape: out.shape, affine: rec.orig_affine.slice() };
+  return { ...permuteFlip(img, perm, flips), meta: withTrace(img.meta, record) };
 }
 
 function orient(name: string, img: MetaImage, a: Required<OrientationArgs>): MetaImage {
