@@ -283,7 +283,7 @@ export class MprViewer {
   /** Current voxels of a layer, as painted by the user. */
   layerData(id: string): Uint8Array | null {
     const vol = cache.getVolume(`${id}-${this.generation}`);
-    return (vol?.voxelManager?.getCompleteScalarDataArray() as Uint8Array | undefined) ?? null;
+    return (vol?.voxelManager?.getCompleteScalarDataArray?.() as Uint8Array | undefined) ?? null;
   }
 
   /** The voxel and its value under a canvas point of a viewport, or null outside the volume. */
