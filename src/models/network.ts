@@ -3,8 +3,6 @@
  * plus eval/train forward, PyTorch-layout state dict import/export, and layout helpers.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core ships gradients separately; training (tf.variableGrads / optimizers) needs them.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { InputError } from '../engine/io/errors';
 import { formatReport, matchStateDict, type ExpectedTensor, type StateDictReport } from '../engine/weights/key-map';
 import type { StateDict, TensorData } from '../engine/weights/tensor';

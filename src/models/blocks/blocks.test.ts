@@ -131,6 +131,25 @@ describe('convolutions follow PyTorch padding and layout', () => {
   });
 });
 
+describe('ConvTranspose against TF.js native transposed convolutions', () => {
+  for (const dims of [2, 3] as const) {
+    it(`${dims}D, scale 2, with gradients`, () => {
+      const up = new ConvTranspose({ dims, inChannels: 3, outChannels: 2, scale: 2, seed: new SeedSource(dims) });
+      const shape = dims === 2 ? [2, 3, 5, 3] : [2, 3, 4, 5, 3];
+      const x = tf.randomNormal(shape, 0, 1, 'float32', 9);
+      const out = [2, ...shape.slice(1, -1).map((d) => 2 * d), 2];
+      const ref =
+        dims === 2
+          ? tf.conv2dTranspose(x as tf.Tensor4D, up.weight as tf.Tensor4D, out as [number, number, number, number], 2, 'valid')
+          : tf.conv3dTranspose(x as tf.Tensor5D, up.weight as tf.Tensor5D, out as [number, number, number, number, number], 2, 'valid');
+      const y = up.forward(x);
+      expect(y.shape).toEqual(out);
+      expectClose(values(y), values(tf.add(ref, up.bias!)), 1e-5);
+      expect(tf.grad((t: tf.Tensor) => tf.sum(tf.square(up.forward(t))))(x).shape).toEqual(shape);
+    });
+  }
+});
+
 describe('MaxAvgPool', () => {
   it('concatenates [max, avg] of 2x2 windows along channels', () => {
     const y = new MaxAvgPool(2).forward(tf.tensor4d(Array.from({ length: 16 }, (_, i) => i), [1, 4, 4, 1]));

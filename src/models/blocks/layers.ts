@@ -106,13 +106,28 @@ export class ConvTranspose extends Module implements Layer {
     this.bias = o.bias === false ? null : this.addParameter('bias', defaultInit([o.outChannels], fanIn, seed), 'plain');
   }
 
+  /**
+   * With kernel = stride the output patches do not overlap, so the op is one matMul (every input
+   * voxel times the kernel) followed by interleaving the kernel offsets with the spatial axes.
+   * Written this way because TF.js has no gradient for conv3dTranspose.
+   */
   forward(x: tf.Tensor): tf.Tensor {
-    const s = this.o.scale;
-    const out = [x.shape[0], ...x.shape.slice(1, -1).map((d) => d * s), this.o.outChannels];
-    const y =
-      this.o.dims === 2
-        ? tf.conv2dTranspose(x as tf.Tensor4D, this.weight as tf.Tensor4D, out as [number, number, number, number], s, 'valid')
-        : tf.conv3dTranspose(x as tf.Tensor5D, this.weight as tf.Tensor5D, out as [number, number, number, number, number], s, 'valid');
+    const { scale: s, dims, outChannels: cout } = this.o;
+    const n = x.shape[0];
+    const spatial = x.shape.slice(1, -1);
+    const cin = x.shape[x.rank - 1];
+    // TF layout [...k, out, in] -> [in, ...k, out] -> [in, k^dims * out]
+    const w = tf.reshape(tf.transpose(this.weight, [dims + 1, ...Array.from({ length: dims }, (_, i) => i), dims]), [cin, s ** dims * cout]);
+    let y = tf.matMul(tf.reshape(x, [-1, cin]), w); // [n * prod(spatial), k..., out]
+    // Move each kernel offset next to its spatial axis: [A, S_i, B, k_i, C] -> [A, S_i, k_i, B, C].
+    let done = n;
+    for (let i = 0; i < dims; i++) {
+      const rest = spatial.slice(i + 1).reduce((a, b) => a * b, 1);
+      const inner = s ** (dims - i - 1) * cout;
+      if (rest > 1) y = tf.transpose(tf.reshape(y, [done, spatial[i], rest, s, inner]), [0, 1, 3, 2, 4]);
+      done *= spatial[i] * s;
+    }
+    y = tf.reshape(y, [n, ...spatial.map((d) => d * s), cout]);
     return this.bias ? tf.add(y, this.bias) : y;
   }
 }
@@ -161,6 +176,14 @@ export class BatchNorm extends Module implements Layer {
   }
 
   forward(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
+    // TF.js's batchNorm gradient handles rank <= 4 only: fold 5D (N, D, H, W, C) into (N, D*H, W, C).
+    const [n, d, h, w, c] = x.shape;
+    const x4 = x.rank === 5 ? tf.reshape(x, [n, d * h, w, c]) : x;
+    const y = this.normalize(x4, opts);
+    return x.rank === 5 ? tf.reshape(y, x.shape) : y;
+  }
+
+  private normalize(x: tf.Tensor, opts: ForwardOptions): tf.Tensor {
     if (!opts.training) return tf.batchNorm(x, this.runningMean, this.runningVar, this.bias, this.weight, this.eps);
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
     const { mean, variance } = tf.moments(x, axes);

@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { initBackend, isSoftwareAdapter } from './backend';
+
+describe('isSoftwareAdapter', () => {
+  it('recognises fallback adapters and SwiftShader / llvmpipe by their info', () => {
+    expect(isSoftwareAdapter({ isFallbackAdapter: true })).toBe(true);
+    expect(isSoftwareAdapter({ info: { isFallbackAdapter: true } })).toBe(true);
+    expect(isSoftwareAdapter({ info: { vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader driver 5.0.0' } })).toBe(true);
+    expect(isSoftwareAdapter({ info: { vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' } })).toBe(true);
+    expect(isSoftwareAdapter({ info: { vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100' } })).toBe(false);
+  });
+});
+
+// Runs under the unit-test environment (LD_LIBRARY_PATH=/usr/lib/chromium, SwiftShader Vulkan).
+describe('initBackend in Node', () => {
+  it('cpu on request', async () => {
+    const info = await initBackend(['cpu']);
+    expect(info).toMatchObject({ name: 'cpu', isSoftwareAdapter: false, notes: [] });
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  it('skips the software WebGPU adapter when another backend follows, and says why', async () => {
+    const info = await initBackend(['webgpu', 'wasm']);
+    expect(info.name).toBe('wasm');
+    expect(info.isSoftwareAdapter).toBe(true);
+    expect(info.adapterInfo?.architecture).toBe('swiftshader');
+    expect(info.notes).toEqual(['webgpu: software adapter (SwiftShader driver 5.0.0) is far slower than wasm; skipped']);
+    expect(Array.from(tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, tf.ones([2, 2, 1, 1]) as tf.Tensor4D, 1, 'valid').dataSync())).toEqual([4, 4, 4, 4]);
+  });
+
+  it('uses the software adapter when WebGPU is the only choice', async () => {
+    const info = await initBackend(['webgpu']);
+    expect(info).toMatchObject({ name: 'webgpu', isSoftwareAdapter: true });
+    expect(tf.getBackend()).toBe('webgpu');
+    expect(Array.from(await tf.add(tf.tensor1d([1, 2]), 1).data())).toEqual([2, 3]);
+  });
+
+  it('in Node there is no WebGL: falls through to cpu with a note', async () => {
+    const info = await initBackend(['webgl', 'cpu']);
+    expect(info.name).toBe('cpu');
+    expect(info.notes).toEqual(['webgl: no canvas in this environment']);
+  });
+});
