@@ -85,7 +85,7 @@ describe('Spacing', () => {
     ];
     const A = [...rzs.map((r, n) => [...r, n]), [0, 0, 0, 1]];
     const Z = zoomAffine(A, [2, 3, 4]);
-    const R = Z.slice(0, 3).map((r, n) => r.slice(0, 3).map((v, m) => v / [2, 3, 4][m]));
+    const R = Z.slice(0, 3).map((r) => r.slice(0, 3).map((v, m) => v / [2, 3, 4][m]));
     const RtR = matmul(transpose(R), R);
     RtR.forEach((r, a) => r.forEach((v, b) => expect(v).toBeCloseTo(a === b ? 1 : 0, 12)));
     // Rᵀ·RZS must be upper triangular with a positive diagonal
