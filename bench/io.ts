@@ -22,16 +22,16 @@ async function main() {
   const dir = await mkdtemp(join(tmpdir(), 'bench-io-'));
   const vol = syntheticCT(nx, ny, nz);
   const voxelBytes = vol.data.byteLength;
-  await writeFile(join(dir, 'ct.nii.gz'), await writeNifti(vol, { gzip: true }));
+  await writeFile(join(dir, 'ct.nii.gz.bin'), await writeNifti(vol, { gzip: true }));
   const dcmDir = join(dir, 'dicom');
   await import('node:fs/promises').then((fs) => fs.mkdir(dcmDir));
   const slices = writeDicomSeries(vol);
-  await Promise.all(slices.map((b, k) => writeFile(join(dcmDir, `IM${String(k).padStart(4, '0')}.dcm`), b)));
+  await Promise.all(slices.map((b, k) => writeFile(join(dcmDir, `IM${String(k).padStart(4, '0')}.dcm.bin`), b)));
   console.log(`volume ${nx}×${ny}×${nz} int16 = ${(voxelBytes / 2 ** 20).toFixed(0)} MiB; files in ${dir}`);
 
   // Node: time from bytes on disk to a Volume, and the peak extra memory while loading.
   for (const [label, read] of [
-    ['nii.gz', async () => [{ name: 'ct.nii.gz', bytes: new Uint8Array(await readFile(join(dir, 'ct.nii.gz'))) }]],
+    ['nii.gz', async () => [{ name: 'ct.nii.gz', bytes: new Uint8Array(await readFile(join(dir, 'ct.nii.gz.bin'))) }]],
     [`DICOM (${nz} files)`, async () => Promise.all((await readdir(dcmDir)).map(async (f) => ({ name: f, bytes: new Uint8Array(await readFile(join(dcmDir, f))) })))],
   ] as const) {
     const times: number[] = [];
@@ -63,7 +63,7 @@ async function main() {
     await page.waitForFunction(() => (window as unknown as { benchReady?: boolean }).benchReady === true, null, { timeout: 120_000 });
     const dcmNames = (await readdir(dcmDir)).map((f) => `/@fs${join(dcmDir, f)}`);
     for (const [label, urls] of [
-      ['nii.gz', [`/@fs${join(dir, 'ct.nii.gz')}`]],
+      ['nii.gz', [`/@fs${join(dir, 'ct.nii.gz.bin')}`]],
       [`DICOM (${nz} files)`, dcmNames],
     ] as const) {
       const times: number[] = [];
