@@ -1,11 +1,14 @@
 /**
- * Registers tfjs gradient functions. `@tensorflow/tfjs-core` on its own registers none (the
- * `@tensorflow/tfjs` umbrella package does this import, and we use core + backends only), so every
- * training module imports this file. The import is idempotent and kept by bundlers (tfjs-core lists
- * it under `sideEffects`).
+ * Registers tfjs gradient functions, plus our dilation-capable Conv2D gradient
+ * (dilated-conv-grad.ts). `@tensorflow/tfjs-core` on its own registers none (the `@tensorflow/tfjs`
+ * umbrella package does this import, and we use core + backends only), so every training module
+ * imports this file. Idempotent; kept by bundlers (tfjs-core lists the file under `sideEffects`).
  *
  * Node caveat: the file is tfjs-core's ESM build with extensionless imports. Vite and vitest resolve
  * it; plain Node / tsx cannot (ERR_UNSUPPORTED_DIR_IMPORT), so a Node CLI that trains must run
  * through vite-node or a bundle.
  */
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { registerDilatedConv2DGradient } from './dilated-conv-grad';
+
+registerDilatedConv2DGradient();
