@@ -109,36 +109,42 @@ export async function resample(img: ImageArray, outSpatial: readonly number[], c
       const slabIds: number[] = [];
       for (let s = Math.floor(f0 / slabLen); s <= Math.floor(f1 / slabLen); s++) slabIds.push(s);
 
-      // axes[d] = [index, weight] per corner bit (clamped indices; weight 0 out of bounds).
-      const axes = tf.tidy(() => {
+      // Per corner: flat input index (clamped into range) and weight (0 where out of bounds).
+      const corners = tf.tidy(() => {
         const c = 'affine' in coords ? affineCoords(coords.affine, a, n, outSpatial, outStride) : gridCoords(coords.grid, a, n, nd, Nout);
-        return c.map((x, d) => cornerData(padCoord(x, inSp[d], pad, alignCorners), inSp[d], mode));
+        const axes = c.map((x, d) => cornerData(padCoord(x, inSp[d], pad, alignCorners), inSp[d], mode));
+        const list: tf.Tensor1D[][] = [];
+        for (let k = 0; k < (mode === 'nearest' ? 1 : 1 << nd); k++) {
+          let flat: tf.Tensor1D | null = null;
+          let w: tf.Tensor1D | null = null;
+          for (let d = 0; d < nd; d++) {
+            const bit = (k >> (nd - 1 - d)) & 1;
+            const idx = axes[d][2 * bit];
+            const term = inStride[d] === 1 ? idx : tf.mul(idx, tf.scalar(inStride[d], 'int32'));
+            flat = flat ? tf.add(flat, term) : (term as tf.Tensor1D);
+            w = w ? tf.mul(w, axes[d][2 * bit + 1]) : axes[d][2 * bit + 1];
+          }
+          list.push([flat!, w!]);
+        }
+        return list;
       }) as tf.Tensor1D[][];
       let acc: tf.Tensor2D = tf.zeros([C, n]);
       try {
-        const corners = mode === 'nearest' ? 1 : 1 << nd;
         // Slabs outer, corners inner: only one or two slabs need to be on the device at a time.
         for (const s of slabIds) {
           const t = slab(s);
           const start = s * slabLen;
           const len = t.shape[1];
-          for (let k = 0; k < corners; k++) {
+          // Every index the chunk can reach lies in this slab: no masking needed.
+          const whole = start <= f0 && f1 < start + len;
+          for (const [flat, w] of corners) {
             const prev = acc;
             acc = tf.tidy(() => {
-              let flat: tf.Tensor1D | null = null;
-              let w: tf.Tensor1D | null = null;
-              for (let d = 0; d < nd; d++) {
-                const bit = (k >> (nd - 1 - d)) & 1;
-                const idx = axes[d][2 * bit];
-                const term = inStride[d] === 1 ? idx : tf.mul(idx, tf.scalar(inStride[d], 'int32'));
-                flat = flat ? tf.add(flat, term) : (term as tf.Tensor1D);
-                w = w ? tf.mul(w, axes[d][2 * bit + 1]) : axes[d][2 * bit + 1];
-              }
-              const local = tf.sub(flat!, tf.scalar(start, 'int32'));
+              const local = start === 0 ? flat : tf.sub(flat, tf.scalar(start, 'int32'));
+              if (whole) return tf.add(prev, tf.mul(tf.gather(t, local, 1), tf.expandDims(w, 0)));
               const inside = tf.logicalAnd(tf.greaterEqual(local, 0), tf.less(local, len));
-              const safe = tf.where(inside, local, tf.zerosLike(local));
-              const g = tf.gather(t, safe, 1);
-              return tf.add(prev, tf.mul(g, tf.expandDims(tf.mul(w!, tf.cast(inside, 'float32')), 0)));
+              const g = tf.gather(t, tf.where(inside, local, tf.zerosLike(local)), 1);
+              return tf.add(prev, tf.mul(g, tf.expandDims(tf.mul(w, tf.cast(inside, 'float32')), 0)));
             });
             prev.dispose();
           }
@@ -147,7 +153,7 @@ export async function resample(img: ImageArray, outSpatial: readonly number[], c
         for (let c = 0; c < C; c++) out.set(vals.subarray(c * n, (c + 1) * n), c * Nout + a);
       } finally {
         acc.dispose();
-        tf.dispose(axes.flat());
+        tf.dispose(corners.flat());
       }
     }
   } finally {
@@ -196,6 +202,9 @@ function gridReach(grid: Float32Array, a: number, n: number): [number, number] {
 
 /** Input axis-0 voxel indices that corner lookups may touch, after padding. [i0 > i1] = none. */
 function indexReach(lo: number, hi: number, n: number, pad: GridPadMode, mode: InterpMode, alignCorners: boolean): [number, number] {
+  // The device computes coordinates in float32: widen the float64 bound so rounding cannot escape it.
+  lo -= 1e-4 * (1 + Math.abs(lo));
+  hi += 1e-4 * (1 + Math.abs(hi));
   const lim = alignCorners ? [0, n - 1] : [-0.5, n - 0.5];
   if (pad === 'border' || (pad === 'reflection' && lo >= lim[0] && hi <= lim[1])) {
     lo = Math.min(Math.max(lo, 0), n - 1);
