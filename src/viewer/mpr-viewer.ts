@@ -18,6 +18,7 @@ import {
   BrushTool,
   CrosshairsTool,
   Enums as ToolEnums,
+  OrientationMarkerTool,
   PanTool,
   ScaleOverlayTool,
   StackScrollTool,
@@ -57,7 +58,7 @@ function initCornerstone(): Promise<void> {
   initialised ??= (async () => {
     await coreInit();
     toolsInit();
-    for (const tool of [CrosshairsTool, WindowLevelTool, PanTool, ZoomTool, StackScrollTool, BrushTool, ScaleOverlayTool]) {
+    for (const tool of [CrosshairsTool, WindowLevelTool, PanTool, ZoomTool, StackScrollTool, BrushTool, ScaleOverlayTool, OrientationMarkerTool]) {
       addTool(tool);
     }
   })();
@@ -128,6 +129,7 @@ export class MprViewer {
     group.addTool(ZoomTool.toolName);
     group.addTool(StackScrollTool.toolName);
     group.addTool(ScaleOverlayTool.toolName);
+    group.addTool(OrientationMarkerTool.toolName, { overlayMarkerType: OrientationMarkerTool.OVERLAY_MARKER_TYPES.ANNOTATED_CUBE });
     group.addToolInstance('CircularBrush', BrushTool.toolName, { activeStrategy: 'FILL_INSIDE_CIRCLE' });
     group.addToolInstance('CircularEraser', BrushTool.toolName, { activeStrategy: 'ERASE_INSIDE_CIRCLE' });
     group.addToolInstance('ThresholdBrush', BrushTool.toolName, { activeStrategy: 'THRESHOLD_INSIDE_CIRCLE' });
@@ -136,6 +138,7 @@ export class MprViewer {
     group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
     group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Wheel }] });
     group.setToolEnabled(ScaleOverlayTool.toolName);
+    group.setToolEnabled(OrientationMarkerTool.toolName);
     this.engine = engine;
     this.setLeftTool('crosshairs');
     return engine;
