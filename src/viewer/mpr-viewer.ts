@@ -318,6 +318,15 @@ export class MprViewer {
     this.engine.render();
   }
 
+  /** Scrolls one viewport by `delta` slices; resolves when the new slice has been drawn. */
+  scroll(view: ViewName, delta: number): Promise<void> {
+    const element = this.elements[view];
+    return new Promise((resolve) => {
+      element.addEventListener(Enums.Events.IMAGE_RENDERED, () => resolve(), { once: true });
+      (this.engine?.getViewport(this.viewportId(view)) as Types.IVolumeViewport | undefined)?.scroll(delta);
+    });
+  }
+
   /** Resolves once every viewport has drawn a frame (tests and benchmarks wait on it). */
   whenRendered(): Promise<void> {
     return new Promise((resolve) => {
