@@ -7,6 +7,7 @@ import { Convolution } from './convolution';
 import { MaxAvgPool } from './downsample';
 import { Activation, BatchNorm, Conv, ConvTranspose, Dropout } from './layers';
 import { SeedSource } from './module';
+import { addBias, padSpatial } from './ops';
 import { ResidualSELayer } from './squeeze-excitation';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { resizeAxisAlignCorners, UpSample, upsampleLinearAlignCorners } from './upsample';
@@ -148,6 +149,16 @@ describe('ConvTranspose against TF.js native transposed convolutions', () => {
       expect(tf.grad((t: tf.Tensor) => tf.sum(tf.square(up.forward(t))))(x).shape).toEqual(shape);
     });
   }
+});
+
+describe('rank-5 helpers (WebGPU-safe forms)', () => {
+  it('padSpatial and addBias equal tf.pad and tf.add', () => {
+    const x = tf.randomNormal([2, 3, 4, 5, 2], 0, 1, 'float32', 4);
+    expect(values(padSpatial(x, 2))).toEqual(values(tf.pad(x, [[0, 0], [2, 2], [2, 2], [2, 2], [0, 0]])));
+    expect(padSpatial(x, 2).shape).toEqual([2, 7, 8, 9, 2]);
+    const b = tf.tensor1d([0.5, -3]);
+    expect(values(addBias(x, b))).toEqual(values(tf.add(x, b)));
+  });
 });
 
 describe('MaxAvgPool', () => {

@@ -4,6 +4,7 @@
  * running_mean, running_var, num_batches_tracked).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { addBias, padSpatial } from './ops';
 import { defaultInit, Module, SeedSource, type ForwardOptions, type Layer, type SpatialDims } from './module';
 
 export interface ConvOptions {
@@ -45,7 +46,7 @@ export class Conv extends Module implements Layer {
 
   forward(x: tf.Tensor): tf.Tensor {
     const p = this.padding;
-    const spatialPad = (t: tf.Tensor) => (p === 0 ? t : tf.pad(t, [[0, 0], ...new Array(this.dims).fill([p, p]), [0, 0]]));
+    const spatialPad = (t: tf.Tensor) => padSpatial(t, p);
     let y: tf.Tensor;
     if (this.dilation > 1) {
       y = atrousConv(spatialPad(x), this.weight, this.dilation, this.dims);
@@ -55,7 +56,7 @@ export class Conv extends Module implements Layer {
       // Pad like PyTorch: TF's 'same' at stride 2 would pad only after, shifting the sampling grid.
       y = convOp(spatialPad(x), this.weight, this.stride, 'valid');
     }
-    return this.bias ? tf.add(y, this.bias) : y;
+    return this.bias ? addBias(y, this.bias) : y;
   }
 }
 
@@ -128,7 +129,7 @@ export class ConvTranspose extends Module implements Layer {
       done *= spatial[i] * s;
     }
     y = tf.reshape(y, [n, ...spatial.map((d) => d * s), cout]);
-    return this.bias ? tf.add(y, this.bias) : y;
+    return this.bias ? addBias(y, this.bias) : y;
   }
 }
 
@@ -146,7 +147,7 @@ export class Linear extends Module implements Layer {
 
   forward(x: tf.Tensor): tf.Tensor {
     const y = tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
-    return this.bias ? tf.add(y, this.bias) : y;
+    return this.bias ? addBias(y, this.bias) : y;
   }
 }
 
