@@ -28,19 +28,28 @@ function triple(name: string, text: string, integers: boolean): Vec3 {
   return values as Vec3;
 }
 
+/** node:util's parseArgs, with its multi-line messages folded into the one line runCli prints. */
+function parse() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        cases: { type: 'string' },
+        observers: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        size: { type: 'string', default: '256,256,64' },
+        spacing: { type: 'string', default: '1.5,1.5,5' },
+        profiles: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${USAGE}`);
+  }
+}
+
 runCli(async () => {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      cases: { type: 'string' },
-      observers: { type: 'string' },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      size: { type: 'string', default: '256,256,64' },
-      spacing: { type: 'string', default: '1.5,1.5,5' },
-      profiles: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parse();
   if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"; ${USAGE}`);
   const cases = integer('cases', values.cases, 1, 100000);
   const observers = integer('observers', values.observers, 0, 1000);

@@ -7,6 +7,7 @@
  */
 import type { Rng } from '../random';
 import type { Vec3 } from '../volume';
+import { fillNormal } from './seeds';
 
 /** Normalised Gaussian kernel sampled at integer offsets −R…R, R = ⌈3σ⌉. */
 export function gaussianKernel(sigma: number): Float32Array {
@@ -75,17 +76,17 @@ function blurStrided(data: Float32Array, base: number, n: number, stride: number
 }
 
 /**
- * A smooth random field on a grid: zero mean, standard deviation about 1 (a little less between coarse nodes), correlated over about
- * `scaleMm`. White noise is drawn on a coarse grid (cells of scaleMm/2), blurred there with σ = 2 cells,
- * and interpolated trilinearly, so the cost does not grow with the correlation length.
+ * A smooth random field on a grid: zero mean, standard deviation about 1 (a little less between coarse
+ * nodes), correlated over about `scaleMm`. White noise is drawn on a coarse grid of `scaleMm` cells,
+ * blurred there with σ = 1 cell, and interpolated trilinearly, so the cost does not grow with the
+ * correlation length.
  */
 export function smoothNoise(dims: Vec3, spacing: Vec3, scaleMm: number, rng: Rng): Float32Array {
-  const pad = 7;
-  const cell = spacing.map((s) => Math.max(s, scaleMm / 2)) as Vec3;
+  const pad = 4;
+  const cell = spacing.map((s) => Math.max(s, scaleMm)) as Vec3;
   const cdims = dims.map((d, a) => Math.ceil(((d - 1) * spacing[a]) / cell[a]) + 2 + 2 * pad) as Vec3;
-  const coarse = new Float32Array(cdims[0] * cdims[1] * cdims[2]);
-  for (let n = 0; n < coarse.length; n++) coarse[n] = rng.normal();
-  gaussianBlur(coarse, cdims, [2, 2, 2]);
+  const coarse = fillNormal(new Float32Array(cdims[0] * cdims[1] * cdims[2]), rng);
+  gaussianBlur(coarse, cdims, [1, 1, 1]);
 
   const [nx, ny, nz] = dims;
   const out = new Float32Array(nx * ny * nz);
@@ -105,7 +106,7 @@ export function smoothNoise(dims: Vec3, spacing: Vec3, scaleMm: number, rng: Rng
   const cxy = cdims[0] * cdims[1];
   // Standard deviation of blurred unit white noise: √(Σw²) per axis. Dividing by it (not by the sample's
   // own spread) keeps a small grid a true sample of the same field.
-  const w = gaussianKernel(2);
+  const w = gaussianKernel(1);
   const norm = 1 / Math.pow(w.reduce((s, x) => s + x * x, 0), 1.5);
   for (let k = 0, o = 0; k < nz; k++) {
     const k0 = az.lo[k] * cxy;

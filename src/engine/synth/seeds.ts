@@ -53,6 +53,24 @@ export function poisson(rng: Rng, mean: number): number {
   return k;
 }
 
+let quantiles: Float32Array | null = null;
+
+/**
+ * Fills `out` with standard normal deviates, two per 32-bit draw: each 16-bit half indexes a table of
+ * the 2¹⁶ normal quantiles. Exact to the quantile spacing, tails cut at ±4.3σ; many times faster than
+ * Box–Muller, which dominated generation time at 10⁸ voxels (log, sqrt, cos per value).
+ */
+export function fillNormal(out: Float32Array, rng: Rng): Float32Array {
+  const table = (quantiles ??= normalQuantiles());
+  const n = out.length;
+  for (let x = 0; x < n; x += 2) {
+    const r = rng.nextUint32();
+    out[x] = table[r & 0xffff];
+    if (x + 1 < n) out[x + 1] = table[r >>> 16];
+  }
+  return out;
+}
+
 /** Φ⁻¹((t + ½)/2¹⁶) for t = 0…2¹⁶−1 (Acklam's rational approximation, relative error < 1.2e−9). */
 export function normalQuantiles(): Float32Array {
   const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
