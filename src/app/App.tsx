@@ -6,6 +6,7 @@ import { getViewer } from './viewer-instance';
 import { AnnotationTools } from './components/AnnotationTools';
 import { BusyBar } from './components/BusyBar';
 import { LayersPanel } from './components/LayersPanel';
+import { ObserversPanel } from './components/ObserversPanel';
 import { Messages } from './components/Messages';
 import { ScanInfo } from './components/ScanInfo';
 import { SeriesPicker } from './components/SeriesPicker';
@@ -50,6 +51,7 @@ export function App() {
           <ScanInfo />
           <AnnotationTools onUndo={() => getViewer()?.undo()} onRedo={() => getViewer()?.redo()} currentSlice={() => getViewer()?.currentAxialSlice() ?? 0} />
           <LayersPanel />
+          <ObserversPanel />
         </aside>
       </main>
       <Messages />

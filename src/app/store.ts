@@ -20,8 +20,10 @@ export interface Scan {
 export interface LabelLayer {
   id: string;
   name: string;
-  kind: 'observer' | 'model' | 'consensus';
+  kind: 'observer' | 'model' | 'consensus' | 'agreement';
   color: [number, number, number];
+  /** Colours of label values 1..N for multi-valued layers (the agreement heat map); else `color`. */
+  palette?: [number, number, number][];
   visible: boolean;
   opacity: number;
   /** On the scan's grid; shared with the viewer's labelmap, so brush strokes land here directly. */

@@ -183,7 +183,14 @@ export class MprViewer {
   }
 
   /** Adds or replaces a label layer shown on all viewports with one colour. */
-  async setLayer(layer: { id: string; data: Uint8Array; color: [number, number, number]; visible: boolean; opacity: number }): Promise<void> {
+  async setLayer(layer: {
+    id: string;
+    data: Uint8Array;
+    color: [number, number, number];
+    palette?: [number, number, number][];
+    visible: boolean;
+    opacity: number;
+  }): Promise<void> {
     if (!this.volume || !this.volumeId || !this.engine) return;
     const segId = `${layer.id}-${this.generation}`;
     // The labelmap's slices are views of `layer.data` (brush strokes land there); another array
@@ -215,7 +222,8 @@ export class MprViewer {
     }
     for (const view of VIEWS) {
       const viewportId = this.viewportId(view);
-      segmentation.config.color.setSegmentIndexColor(viewportId, segId, 1, [...layer.color, 255]);
+      const colours = layer.palette ?? [layer.color];
+      colours.forEach((c, n) => segmentation.config.color.setSegmentIndexColor(viewportId, segId, n + 1, [...c, 255]));
       segmentation.config.visibility.setSegmentationRepresentationVisibility(
         viewportId,
         { segmentationId: segId, type: ToolEnums.SegmentationRepresentations.Labelmap },

@@ -11,6 +11,7 @@ import { loadFiles, type LoadOptions, type LoadResult } from '../io/load';
 import type { NamedBytes } from '../io/named-bytes';
 import { writeNifti } from '../io/nifti';
 import { fillHolesInSlice, interpolateBetweenSlices } from '../labels/edit';
+import { compareObservers, type CompareObserversOptions, type ObserverComparison, type ObserverMask } from '../metrics/observers';
 import { importLabels, type ImportedLabel } from '../labels/import';
 import type { Volume } from '../volume';
 
@@ -48,6 +49,12 @@ export const engineApi = {
     if (!current) throw new Error('no scan loaded');
     const slices = interpolateBetweenSlices(data, current.grid.dims, current.grid.spacing);
     return { data, slices };
+  },
+
+  /** Pairwise metrics, STAPLE, majority vote, agreement and per-slice Dice of the given layers. */
+  async compareLayers(layers: ObserverMask[], opts: Omit<CompareObserversOptions, 'onProgress'> = {}, onProgress?: (f: number) => void): Promise<ObserverComparison> {
+    if (!current) throw new Error('no scan loaded');
+    return compareObservers(layers, current.grid, { ...opts, onProgress });
   },
 
   /** A layer as NIfTI on the scan's geometry. */

@@ -21,6 +21,11 @@ const api: EngineApi = {
     const res = await engineApi.fillBetweenSlices(data);
     return Comlink.transfer(res, [res.data.buffer as ArrayBuffer]);
   },
+  async compareLayers(layers, opts, onProgress) {
+    const res = await engineApi.compareLayers(layers, opts, onProgress);
+    const buffers = [res.consensus, res.majority, res.agreement].filter((x): x is Uint8Array => !!x).map((x) => x.buffer as ArrayBuffer);
+    return Comlink.transfer(res, buffers);
+  },
 };
 
 Comlink.expose(api);

@@ -1,0 +1,49 @@
+import { resolve } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { waitForScan } from './helpers';
+
+const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
+const real = (p: string) => resolve(SHARED, 'data/real', p);
+
+test('compare observers: Dice matrix, STAPLE, consensus layers and the per-slice plot', async ({ page }) => {
+  await page.goto('/?nosample');
+  await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
+  await waitForScan(page);
+  const seg = real('totalsegmentator/example_seg.nii.gz');
+  await page.getByTestId('label-input').setInputFiles(seg);
+  await expect(page.getByTestId('layer')).toHaveCount(1);
+  await page.getByTestId('label-input').setInputFiles(seg);
+  await expect(page.getByTestId('layer')).toHaveCount(2);
+  // A third observer who marked only the lower half of the slices.
+  await page.evaluate(() => {
+    const { layers, addLayer } = window.__workbench!.store.getState();
+    const data = layers[0].data.slice();
+    data.fill(0, data.length / 2);
+    addLayer({ ...layers[0], id: 'half', name: 'half', data });
+  });
+  await page.getByRole('button', { name: 'Compare' }).click();
+  const matrix = page.getByTestId('metric-matrix');
+  await expect(matrix).toBeVisible();
+  // Identical layers: Dice 1 both ways; the half observer has Dice 2·|half|/(|half|+|full|) < 1.
+  await expect(matrix.locator('tbody tr').nth(0).locator('td').nth(1)).toHaveText('1.000');
+  await expect(matrix.locator('tbody tr').nth(1).locator('td').nth(0)).toHaveText('1.000');
+  const halfDice = Number(await matrix.locator('tbody tr').nth(0).locator('td').nth(2).textContent());
+  const expected = await page.evaluate(() => {
+    const [full, , half] = window.__workbench!.store.getState().layers.map((l) => l.data.reduce((a, v) => a + (v ? 1 : 0), 0));
+    return (2 * half) / (half + full);
+  });
+  expect(halfDice).toBeCloseTo(expected, 3);
+  await expect(page.getByTestId('staple-table').locator('tbody tr')).toHaveCount(3);
+  await page.getByRole('button', { name: 'Add STAPLE layer' }).click();
+  await page.getByRole('button', { name: 'Agreement heat map' }).click();
+  await expect(page.getByTestId('layer')).toHaveCount(5);
+  // STAPLE of two identical full observers and one half observer is the full mask.
+  const same = await page.evaluate(() => {
+    const layers = window.__workbench!.store.getState().layers;
+    const full = layers[0].data;
+    const consensus = layers.find((l) => l.name === 'STAPLE consensus')!.data;
+    return consensus.every((v, n) => v === full[n]);
+  });
+  expect(same).toBe(true);
+  await expect(page.getByTestId('slice-dice-plot').locator('canvas')).toHaveCount(1);
+});
