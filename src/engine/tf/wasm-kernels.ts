@@ -1,18 +1,22 @@
 /**
- * Kernels that tfjs-backend-wasm 4.22 lacks but a training step needs, composed from the wasm
- * backend's own kernels so that they run inside wasm (no round trip through the cpu backend).
+ * Kernels that tfjs-backend-wasm 4.22 lacks (or has slowly) but a training step needs, composed from
+ * the wasm backend's own kernels so that they run inside wasm (no round trip through the cpu backend).
  *
- * Only `Conv2DBackpropFilter` is missing for the backward pass of our conv nets (COPLE-Net, LAMP's
- * 2D parts): every other kernel reached by the gradients of conv2d, batchNorm (moments + FusedBatchNorm),
+ * - `Conv2DBackpropFilter`: missing, so tfjs-wasm cannot train convs at all without it.
+ * - `Conv2DBackpropInput`, stride 1 NHWC: present but a plain loop; re-expressed as one XNNPACK conv
+ *   (bench/wasm-train.ts, (1,128,128,32)->32 3x3: ~21 ms instead of ~136 ms).
+ *
+ * Every other kernel reached by the gradients of conv2d, batchNorm (moments + FusedBatchNorm),
  * leakyRelu / prelu / relu / sigmoid, max/avg pooling, resizeBilinear, concat, mean, matMul, softmax
- * and pad is registered for wasm (measured with `tf.getKernelsForBackend('wasm')`; see
- * wasm-kernels.test.ts, which runs such a backward pass on wasm). The other kernels the cpu backend has
- * and wasm lacks are not composed here because none of our networks reaches them:
- * DepthwiseConv2dNativeBackpropFilter/Input (no depthwise convs), UnsortedSegmentSum (gather's
- * gradient only), Einsum, FFT/IFFT/Complex/Real/Imag/ComplexAbs, Ragged*, StaticRegexReplace, Draw.
+ * and pad is registered for wasm (checked against `tf.getKernelsForBackend('wasm')`; wasm-kernels.test.ts
+ * runs such a backward pass on wasm). The other kernels the cpu backend has and wasm lacks are not
+ * composed, because none of our networks reaches them: DepthwiseConv2dNativeBackpropFilter/Input (no
+ * depthwise convs), UnsortedSegmentSum (only gather's gradient), Einsum, FFT/IFFT/Complex/Real/Imag/
+ * ComplexAbs, Ragged*, StaticRegexReplace, Draw. Dilated-conv gradients are a tfjs-core gap on every
+ * backend: see src/engine/training/dilated-conv-grad.ts.
  *
- * Import is side-effect free (it does not load the wasm backend); call `registerWasmTrainingKernels()`
- * once, before or after `tf.setBackend('wasm')`.
+ * Importing this module is side-effect free (it does not load the wasm backend); call
+ * `registerWasmTrainingKernels()` once after importing '@tensorflow/tfjs-backend-wasm'.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, type KernelFunc, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
