@@ -104,6 +104,9 @@ describe('writeTorchCheckpoint', () => {
     const back = readTorchCheckpoint(writeTorchCheckpoint(sd), 'x.pt');
     expect(back.path).toEqual(['model_state_dict']);
     expect(back.stateDict).toEqual(sd);
+    const bare = readTorchCheckpoint(writeTorchCheckpoint(sd, { wrapKey: null }), 'bare.pt');
+    expect(bare.path).toEqual([]);
+    expect(bare.stateDict).toEqual(sd);
   });
 
   it('round-trips the whole fixture state dict byte-exactly', () => {
