@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/**
+ * Runs a TypeScript entry point in plain Node after bundling it with esbuild.
+ * Why not tsx: tfjs-core's gradient registry (`dist/register_all_gradients`) is an ESM file with
+ * extensionless imports that Node's ESM loader refuses (ERR_UNSUPPORTED_DIR_IMPORT); a bundle
+ * resolves them. Training CLIs use this; inference-only CLIs run under tsx directly.
+ *   node scripts/run-ts.mjs <entry.ts> [args...]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+const [entry, ...args] = process.argv.slice(2);
+if (!entry) {
+  console.error('usage: node scripts/run-ts.mjs <entry.ts> [args...]');
+  process.exit(2);
+}
+const outDir = resolve('node_modules/.cache/run-ts');
+mkdirSync(outDir, { recursive: true });
+const outfile = resolve(outDir, basename(entry).replace(/\.[cm]?tsx?$/, '.mjs'));
+await build({
+  entryPoints: [entry],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  // tfjs packages mark their ESM builds as the side-effectful ones (backend registration).
+  mainFields: ['module', 'main'],
+  external: ['webgpu'],
+  outfile,
+  logLevel: 'error',
+  banner: { js: "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);" },
+});
+const res = spawnSync(process.execPath, [outfile, ...args], { stdio: 'inherit', env: process.env });
+process.exit(res.status ?? 1);
