@@ -64,6 +64,10 @@ describe('box, crop and paste', () => {
     pasteMask(back, dims, box, crop);
     expect(back).toEqual(m);
     expect(boundingBox(new Uint8Array(8), [2, 2, 2])).toBeNull();
+    // The same mask at an unaligned offset takes the byte-by-byte path.
+    const shifted = new Uint8Array(m.length + 1).subarray(1);
+    shifted.set(m);
+    expect(boundingBox(shifted, dims)).toEqual(box);
   });
 });
 

@@ -22,10 +22,17 @@ export function boundingBox(mask: Uint8Array, dims: Vec3): Box | null {
   const [nx, ny, nz] = dims;
   const lo: Vec3 = [nx, ny, nz];
   const hi: Vec3 = [0, 0, 0];
+  // Lesion masks are mostly empty: rows are first tested four bytes at a time when alignment allows.
+  const words = mask.byteOffset % 4 === 0 && nx % 4 === 0 ? new Uint32Array(mask.buffer, mask.byteOffset, mask.length >> 2) : null;
   for (let k = 0, x = 0; k < nz; k++) {
-    for (let j = 0; j < ny; j++) {
-      for (let i = 0; i < nx; i++, x++) {
-        if (!mask[x]) continue;
+    for (let j = 0; j < ny; j++, x += nx) {
+      if (words) {
+        let any = 0;
+        for (let w = x >> 2, end = (x + nx) >> 2; w < end && !any; w++) any = words[w];
+        if (!any) continue;
+      }
+      for (let i = 0; i < nx; i++) {
+        if (!mask[x + i]) continue;
         if (i < lo[0]) lo[0] = i;
         if (i >= hi[0]) hi[0] = i + 1;
         if (j < lo[1]) lo[1] = j;
