@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { caseFolder, writeDataset } from '../engine/synth/dataset';
+import { resolvePhantomOptions } from '../engine/synth/phantom';
 import { DEFAULT_PROFILES, parseProfiles } from '../engine/synth/profiles';
 import type { Vec3 } from '../engine/volume';
 import { runCli } from './files';
@@ -60,10 +61,11 @@ runCli(async () => {
   const spacing = triple('spacing', values.spacing, false);
   const profiles = values.profiles ? parseProfiles(await readFile(values.profiles, 'utf8').catch(() => { throw new Error(`${values.profiles}: cannot read the profiles file`); }), values.profiles) : DEFAULT_PROFILES;
 
+  const phantom = resolvePhantomOptions({ size, spacing }); // checked before anything is written
   await mkdir(out, { recursive: true });
   let started = performance.now();
   const manifest = await writeDataset(
-    { cases, seed, observers, profiles, phantom: { size, spacing } },
+    { cases, seed, observers, profiles, phantom },
     async (file) => {
       const path = join(out, ...file.path.split('/'));
       await mkdir(dirname(path), { recursive: true });

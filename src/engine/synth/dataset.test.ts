@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -78,17 +78,15 @@ print(json.dumps({"shape": list(img.shape), "dtype": str(a.dtype), "affine": img
 
   it.each([
     [['--cases', '2', '--observers', '1', '--seed', '1'], /--out is required/],
-    [['--cases', '0', '--observers', '1', '--seed', '1', '--out', 'x'], /--cases must be an integer/],
-    [['--cases', '1', '--observers', '1', '--seed', '1.5', '--out', 'x'], /--seed must be an integer/],
-    [['--cases', '1', '--observers', '1', '--seed', '-3', '--out', 'x'], /'--seed'/],
-    [['--cases', '1', '--observers', '1', '--seed', '1', '--out', 'x', '--size', '64,64'], /--size must be three positive integers/],
-    [['--cases', '1', '--observers', '1', '--seed', '1', '--out', 'x', '--spacing', '1,0,1'], /--spacing must be three positive numbers/],
-    [['--cases', '1', '--observers', '1', '--seed', '1', '--out', 'x', '--size', '4,64,64'], /size must be three integers in 8…2048/],
-    [['--cases', '1', '--observers', '1', '--seed', '1', '--out', 'x', '--profiles', '/nonexistent.json'], /nonexistent\.json: cannot read/],
-    [['--cases', '1', '--observers', '1', '--seed', '1', '--out', 'x', '--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--cases', '1', '--observers', '1', '--seed', '1.5', '--out', join(dir, 'bad')], /--seed must be an integer/],
+    [['--cases', '1', '--observers', '1', '--seed', '-3', '--out', join(dir, 'bad')], /'--seed'/],
+    [['--cases', '1', '--observers', '1', '--seed', '1', '--out', join(dir, 'bad'), '--size', '64,64'], /--size must be three positive integers/],
+    [['--cases', '1', '--observers', '1', '--seed', '1', '--out', join(dir, 'bad'), '--profiles', '/nonexistent.json'], /nonexistent\.json: cannot read/],
+    [['--cases', '1', '--observers', '1', '--seed', '1', '--out', join(dir, 'bad'), '--size', '4,64,64'], /phantom options: size must be three integers in 8…2048/],
   ])('exits non-zero with one line for %j', (args, message) => {
     const r = cli(...(args as string[]));
     expect(r.status).not.toBe(0);
+    expect(existsSync(join(dir, 'bad'))).toBe(false);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
