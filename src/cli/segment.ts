@@ -1,12 +1,13 @@
 /**
  * `npm run segment -- --network-only <input.npy> <logits.npy> --weights <file.pt|.safetensors>
- *    [--model coplenet|unet2d|unet3d] [--features 8,16,32,64,128] [--backend cpu|wasm|webgpu] [--batch 4]`
+ *    [--model coplenet|unet2d|unet3d|unetpipe] [--features 8,16,32,64,128] [--backend cpu|wasm|webgpu] [--batch 4]`
  *
  * Network-only mode: runs the network in eval mode on a float32 array in PyTorch layout,
  * (N, C, H, W) or (N, C, D, H, W), and writes the logits in the same layout (N, classes, ...).
  * 2D networks see a 5D input as N·D independent slices (COPLE-Net's own convention); unet3d
- * takes whole volumes. No pre- or post-processing: the input must already be normalised.
- * --features defaults to the first convolution's width in the weights, doubled per level.
+ * and unetpipe take whole volumes. No pre- or post-processing: the input must already be normalised.
+ * --features defaults to the first convolution's width in the weights, doubled per level (unetpipe
+ * uses only the first entry, n_feat, and takes its in/out channels from the weights).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -15,12 +16,12 @@ import { InputError } from '../engine/io/errors';
 import { readNpy, writeNpy } from '../engine/io/npy';
 import { initBackend, type BackendName } from '../engine/tf/backend';
 import { readWeights, type StateDict } from '../engine/weights';
-import { createNetwork, isSliceWise, MODEL_KINDS, type ModelKind } from '../models';
+import { createNetwork, isSliceWise, MODEL_KINDS, unetPipeOptionsFromStateDict, type ModelKind } from '../models';
 import type { Network } from '../models/network';
 import { runCli } from './files';
 
 const USAGE =
-  'usage: npm run segment -- --network-only <input.npy> <logits.npy> --weights <file> [--model coplenet|unet2d|unet3d] [--features a,b,c,d,e] [--backend cpu|wasm|webgpu] [--batch N]';
+  'usage: npm run segment -- --network-only <input.npy> <logits.npy> --weights <file> [--model coplenet|unet2d|unet3d|unetpipe] [--features a,b,c,d,e] [--backend cpu|wasm|webgpu] [--batch N]';
 
 runCli(async () => {
   const { positionals, values } = parseArgs({
@@ -48,7 +49,8 @@ runCli(async () => {
   const { stateDict, format } = readWeights(new Uint8Array(await readFile(values.weights)), values.weights);
   const features = values.features ? values.features.split(',').map(Number) : inferFeatures(stateDict, values.weights);
   if (features.some((f) => !Number.isInteger(f) || f < 1)) throw new Error(`--features must be positive integers, got ${values.features}`);
-  const net = createNetwork(kind, { features });
+  const channels = kind === 'unetpipe' ? unetPipeOptionsFromStateDict(stateDict, values.weights) : undefined;
+  const net = createNetwork(kind, { features, inChannels: channels?.inChannels, outChannels: channels?.outChannels });
   const { notices } = net.loadStateDict(stateDict, { source: values.weights });
 
   const input = readNpy(new Uint8Array(await readFile(inputFile)), inputFile);
