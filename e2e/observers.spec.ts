@@ -47,3 +47,24 @@ test('compare observers: Dice matrix, STAPLE, consensus layers and the per-slice
   expect(same).toBe(true);
   await expect(page.getByTestId('slice-dice-plot').locator('canvas')).toHaveCount(1);
 });
+
+test('the phantom sample opens with three observers whose STAPLE consensus is close to the truth', async ({ page }) => {
+  await page.goto('/?nosample');
+  await page.getByLabel('Samples').selectOption('phantom');
+  await waitForScan(page);
+  await expect(page.getByTestId('scan-dims')).toHaveText('256 × 256 × 64');
+  await expect(page.getByTestId('layer')).toHaveCount(4);
+  await page.getByRole('button', { name: 'Compare' }).click();
+  await expect(page.getByTestId('staple-table').locator('tbody tr')).toHaveCount(3);
+  await page.getByRole('button', { name: 'Add STAPLE layer' }).click();
+  await expect(page.getByTestId('layer')).toHaveCount(5);
+  const dice = await page.evaluate(() => {
+    const layers = window.__workbench!.store.getState().layers;
+    const truth = layers.find((l) => l.name === 'truth (phantom)')!.data;
+    const staple = layers.find((l) => l.name === 'STAPLE consensus')!.data;
+    let both = 0, a = 0, b = 0;
+    for (let n = 0; n < truth.length; n++) { a += truth[n]; b += staple[n]; both += truth[n] & staple[n]; }
+    return (2 * both) / (a + b);
+  });
+  expect(dice).toBeGreaterThan(0.7);
+});

@@ -7,7 +7,7 @@ import type { NamedBytes } from '../engine/io/named-bytes';
 import type { Volume } from '../engine/volume';
 import { engine, transferFiles } from './engine-client';
 import { restoreLayers } from './layers';
-import { useStore } from './store';
+import { useStore, type LabelLayer } from './store';
 
 export const SAMPLE_URL = `${import.meta.env.BASE_URL}samples/example_ct.nii.gz`;
 
@@ -49,6 +49,27 @@ export async function chooseSeries(uid: string): Promise<void> {
   if (!pending) return;
   useStore.getState().setPendingSeries(null);
   await openFiles(pending.files, { seriesUid: uid });
+}
+
+/** The second built-in sample: a chest phantom with known lesions and three simulated observers. */
+export async function openPhantom(seed: number): Promise<void> {
+  const { setBusy, setScan, notify } = useStore.getState();
+  setBusy({ label: `Generating phantom (seed ${seed})`, progress: null });
+  try {
+    const res = await engine().generatePhantom(seed);
+    const name = `phantom seed ${seed}`;
+    const colours: [number, number, number][] = [[230, 25, 75], [60, 180, 75], [67, 99, 216]];
+    const layers: LabelLayer[] = [
+      ...res.observers.map((o, n) => ({ id: `phantom-${seed}-${n}`, name: o.name, kind: 'observer' as const, color: colours[n % 3], visible: true, opacity: 0.45, data: o.data })),
+      { id: `phantom-${seed}-truth`, name: 'truth (phantom)', kind: 'consensus', color: [255, 255, 0], visible: false, opacity: 0.5, data: res.truth },
+    ];
+    setScan({ key: scanKey(name, res.volume), name, volume: res.volume }, layers);
+    notify('info', `Phantom with ${res.observers.length} simulated observers; its true lesion mask is the hidden "truth (phantom)" layer.`);
+  } catch (err) {
+    notify('error', `Phantom: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    setBusy(null);
+  }
 }
 
 export async function openSample(): Promise<void> {

@@ -1,5 +1,5 @@
 import { useRef } from 'react';
-import { openFiles } from '../actions';
+import { openFiles, openPhantom, openSample } from '../actions';
 import { readFiles } from '../engine-client';
 import { useStore } from '../store';
 import { CT_PRESETS, type PresetName } from '../../viewer/presets';
@@ -30,6 +30,21 @@ export function Toolbar() {
         {...({ webkitdirectory: '' } as Record<string, string>)}
         onChange={(e) => onPick(e.currentTarget)}
       />
+      <select
+        aria-label="Samples"
+        value=""
+        onChange={(e) => {
+          const v = e.currentTarget.value;
+          if (v === 'ct') void openSample();
+          else if (v === 'phantom') void openPhantom(1);
+          else if (v === 'new-phantom') void openPhantom(Math.floor(Math.random() * 1e9));
+        }}
+      >
+        <option value="">Samples…</option>
+        <option value="ct">Abdominal CT (TotalSegmentator)</option>
+        <option value="phantom">Chest phantom, 3 observers</option>
+        <option value="new-phantom">Generate a new phantom case</option>
+      </select>
       <span className="spacer" />
       <span className="label">Window</span>
       {(Object.keys(CT_PRESETS) as PresetName[]).map((name) => (

@@ -13,6 +13,7 @@ import { writeNifti } from '../io/nifti';
 import { fillHolesInSlice, interpolateBetweenSlices } from '../labels/edit';
 import { compareObservers, type CompareObserversOptions, type ObserverComparison, type ObserverMask } from '../metrics/observers';
 import { importLabels, type ImportedLabel } from '../labels/import';
+import { generateCase } from '../synth/dataset';
 import type { Volume } from '../volume';
 
 interface Current {
@@ -35,6 +36,17 @@ export const engineApi = {
   async importLabels(files: NamedBytes[], opts: { resample?: boolean } = {}): Promise<ImportedLabel[]> {
     if (!current) throw new InputError(files[0]?.name ?? '(no file)', 'open a scan before its labels');
     return importLabels(files, current.grid, { resample: opts.resample, series: current.series });
+  },
+
+  /**
+   * A synthetic chest CT with COVID-19-like lesions, its exact lesion mask and three simulated
+   * observers (the phantom generator, `synth/`). Deterministic for a seed.
+   */
+  async generatePhantom(seed: number): Promise<{ volume: Volume; truth: Uint8Array; observers: { name: string; data: Uint8Array }[] }> {
+    const c = generateCase({}, seed);
+    c.scan.source = { format: 'phantom', name: `phantom seed ${seed}` };
+    current = { grid: gridOf(c.scan), series: null };
+    return { volume: c.scan, truth: c.truth.data as Uint8Array, observers: c.observers.map((o) => ({ name: o.name, data: o.mask.data as Uint8Array })) };
   },
 
   /** Fills the inside of closed outlines on axial slice k. */

@@ -13,6 +13,10 @@ const api: EngineApi = {
     const labels = await engineApi.importLabels(files, opts);
     return Comlink.transfer(labels, labels.map((l) => l.data.buffer as ArrayBuffer));
   },
+  async generatePhantom(seed) {
+    const res = await engineApi.generatePhantom(seed);
+    return Comlink.transfer(res, [res.volume.data.buffer, res.truth.buffer, ...res.observers.map((o) => o.data.buffer)] as ArrayBuffer[]);
+  },
   async fillHoles(data, k) {
     const res = await engineApi.fillHoles(data, k);
     return Comlink.transfer(res, [res.data.buffer as ArrayBuffer]);
