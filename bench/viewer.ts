@@ -37,6 +37,15 @@ async function main() {
     await page.getByTestId('file-input').setInputFiles(file);
     await page.waitForFunction(() => !!window.__workbench?.shownScan, null, { timeout: 300_000 });
     const visibleMs = await page.evaluate(() => window.__workbench!.shownAt! - (window as unknown as { t0: number }).t0);
+    // Where the time went: marks set by the app along the way.
+    // (A string, not a function: tsx would wrap inner helpers in a __name() the page lacks.)
+    const phases = await page.evaluate(`(() => {
+      const t0 = window.t0;
+      const marks = ['load:start', 'load:read', 'view:volume-created', 'view:volume-set'];
+      const parts = marks.map((m) => m + ' +' + ((performance.getEntriesByName(m).at(-1)?.startTime ?? NaN) - t0).toFixed(0));
+      return [...parts, 'rendered +' + (window.__workbench.shownAt - t0).toFixed(0)].join(', ');
+    })()`);
+    console.log(`phases (ms after the drop): ${phases}`);
     const fps = await page.evaluate(async (n) => {
       const v = window.__workbench!.viewer;
       await v.scroll('axial', 1);

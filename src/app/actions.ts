@@ -25,7 +25,9 @@ export async function openFiles(files: NamedBytes[], opts: LoadOptions = {}): Pr
   const keep = files.map((f) => ({ name: f.name, bytes: f.bytes.slice() }));
   setBusy({ label: `Reading ${label}`, progress: null });
   try {
+    performance.mark('load:start');
     const result = await engine().load(transferFiles(files), opts);
+    performance.mark('load:read');
     if (result.kind === 'choose-series') {
       setPendingSeries({ series: result.series, files: keep });
       return;

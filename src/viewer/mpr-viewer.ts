@@ -100,12 +100,14 @@ export class MprViewer {
       metadata: { Modality: volume.units === 'HU' ? 'CT' : 'OT', PhotometricInterpretation: 'MONOCHROME2' } as unknown as Types.Metadata,
     });
     registerSlicePositions(volumeId, volume);
+    performance.mark('view:volume-created');
     if (gen !== this.generation) return;
     this.volumeId = volumeId;
     this.volume = volume;
 
     const engine = this.ensureEngine();
     await setVolumesForViewports(engine, [{ volumeId }], VIEWS.map((v) => this.viewportId(v)));
+    performance.mark('view:volume-set');
     this.setPreset(volume.units === 'HU' ? preset : null);
     for (const view of VIEWS) engine.getViewport(this.viewportId(view)).resetCamera();
     engine.render();
