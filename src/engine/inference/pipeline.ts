@@ -1,0 +1,247 @@
+/**
+ * Inference pipelines as declarative JSON, stored with a model like the inference section of a
+ * MONAI bundle: preprocessing transforms (MONAI names and arguments, plus our `LungCropd`),
+ * how the network is run, and postprocessing (Activationsd → Invertd → AsDiscreted).
+ *
+ * The COPLE-Net pipeline follows MONAI research-contributions `run_inference.py` (spec §2) and
+ * adds the preprocessing its README leaves to the user (§2.2, pitfall 6):
+ * 1. `LungCropd` (ours, not MONAI): the lungs' box + 10 mm; first, because it thresholds HU.
+ * 2. `ScaleIntensityRanged` [−1400, 100] HU → [0, 1], clipped (the authors' window 1500/−650).
+ * 3. `Orientationd("SPL")`: slices along S, in-plane P × L, as the demo (pitfall 7).
+ * 4. `DivisiblePadd(k = [1, 32, 32], mode "reflect")`: H and W to a multiple of 32 (§1.6, pitfall 8),
+ *    symmetric like the demo's sliding-window pad. Reflect is the authors' own PyMIC padding; the
+ *    MONAI demo pads circularly — set `mode: "circular"` to reproduce it exactly (pitfall 9).
+ * Then each slice runs through the 2D network ("slices"), which is what the demo's
+ * sliding_window_inference with roi (20, H, W) and overlap 0 amounts to (§2.3).
+ */
+import { InputError } from '../io/errors';
+import { buildTransform, Compose, type TransformSpec } from '../transforms/compose';
+import { isMetaImage, type Dict, type MetaImage } from '../transforms/image';
+import { fromMat4, inv, matvec } from '../transforms/matrix';
+import type { Transform } from '../transforms/base';
+import { affineLPS, axisCodes, type Volume } from '../volume';
+import { volumeToImage } from '../transforms/image';
+import { axialSliceAxis, LungCropd } from './lung-crop';
+import type { BlendMode, SlidingPadMode } from './sliding-window';
+
+export interface SlidingWindowSettings {
+  kind: 'sliding_window';
+  /** MONAI roi_size; components ≤ 0 take the image size. */
+  roi_size: number[];
+  /** Windows per batch; omitted = derived from memory. */
+  sw_batch_size?: number;
+  overlap?: number;
+  mode?: BlendMode;
+  sigma_scale?: number;
+  padding_mode?: SlidingPadMode;
+  cval?: number;
+}
+
+/** 2D networks: batches of slices along the first spatial axis (the plane of the last two). */
+export interface SliceSettings {
+  kind: 'slices';
+}
+
+export interface InferencePipeline {
+  name: string;
+  description?: string;
+  /** Dictionary transforms on `{ image }`; the image starts as the volume, [1, X, Y, Z], in HU. */
+  preprocessing: TransformSpec[];
+  inference: SliceSettings | SlidingWindowSettings;
+  /** Activationsd {softmax | sigmoid}, Invertd {}, AsDiscreted {argmax | threshold}, in this order, keys ["pred"]. */
+  postprocessing: TransformSpec[];
+}
+
+export const DEFAULT_COPLENET_PIPELINE: InferencePipeline = {
+  name: 'coplenet-lesion',
+  description:
+    'COPLE-Net lesion segmentation (MONAI research-contributions run_inference.py) with automatic lung crop, HU window [-1400, 100] -> [0, 1], SPL orientation and in-plane reflect padding to a multiple of 32; slice by slice.',
+  preprocessing: [
+    { name: 'LungCropd', args: { keys: ['image'], margin_mm: 10, threshold_hu: -320 } },
+    { name: 'ScaleIntensityRanged', args: { keys: ['image'], a_min: -1400, a_max: 100, b_min: 0, b_max: 1, clip: true } },
+    { name: 'Orientationd', args: { keys: ['image'], axcodes: 'SPL' } },
+    { name: 'DivisiblePadd', args: { keys: ['image'], k: [1, 32, 32], mode: 'reflect' } },
+  ],
+  inference: { kind: 'slices' },
+  postprocessing: [
+    { name: 'Activationsd', args: { keys: ['pred'], softmax: true } },
+    { name: 'Invertd', args: { keys: ['pred'], transform: 'preprocessing', orig_keys: ['image'], nearest_interp: false } },
+    { name: 'AsDiscreted', args: { keys: ['pred'], argmax: true } },
+  ],
+};
+
+/** The same preprocessing for a 3D network: overlapping 96³ windows blended with gaussian weights. */
+export const DEFAULT_UNET3D_PIPELINE: InferencePipeline = {
+  ...DEFAULT_COPLENET_PIPELINE,
+  name: 'unet3d-lesion',
+  description: 'The COPLE-Net preprocessing with a 3D network run by sliding_window_inference (96³ windows, overlap 0.25, gaussian blending).',
+  preprocessing: DEFAULT_COPLENET_PIPELINE.preprocessing.map((s) => (s.name === 'DivisiblePadd' ? { ...s, args: { ...s.args, k: [16, 16, 16] } } : s)),
+  inference: { kind: 'sliding_window', roi_size: [96, 96, 96], overlap: 0.25, mode: 'gaussian', padding_mode: 'constant', cval: 0 },
+};
+
+/** Our own pipeline steps (not MONAI); everything else is looked up in the MONAI transform table. */
+const OWN_TRANSFORMS: Record<string, new (args: any) => Transform<any, any>> = { LungCropd };
+
+export interface Postprocessing {
+  activation: 'softmax' | 'sigmoid';
+  /** null: argmax over channels; a number: channel 0 ≥ threshold. */
+  threshold: number | null;
+  /** MONAI Invertd `nearest_interp`: undo resampling of the probabilities with nearest neighbour. */
+  nearestInterp: boolean;
+}
+
+const fail = (where: string, msg: string): never => {
+  throw new InputError(where, msg);
+};
+
+function argsOf(step: TransformSpec, allowed: string[], where: string): Record<string, unknown> {
+  const args = step.args ?? {};
+  const extra = Object.keys(args).filter((k) => !allowed.includes(k));
+  if (extra.length) fail(where, `${step.name}: unknown argument(s) ${extra.join(', ')} (allowed: ${allowed.join(', ')})`);
+  const keys = args.keys;
+  if (keys !== undefined && !(keys === 'pred' || (Array.isArray(keys) && keys.length === 1 && keys[0] === 'pred'))) fail(where, `${step.name}: keys must be ["pred"]`);
+  return args;
+}
+
+/** Checks the postprocessing steps and returns what they ask for. */
+export function parsePostprocessing(steps: unknown, where = 'pipeline'): Postprocessing {
+  if (!Array.isArray(steps)) return fail(where, '"postprocessing" must be an array of {"name", "args"} steps');
+  const names = steps.map((s) => (s as TransformSpec)?.name);
+  if (names.join(',') !== 'Activationsd,Invertd,AsDiscreted') {
+    fail(where, `postprocessing must be Activationsd, Invertd, AsDiscreted in this order, got ${names.join(', ') || 'nothing'}`);
+  }
+  const [act, invert, disc] = steps as TransformSpec[];
+  const a = argsOf(act, ['keys', 'softmax', 'sigmoid'], where);
+  if (!!a.softmax === !!a.sigmoid) fail(where, 'Activationsd needs exactly one of softmax: true or sigmoid: true');
+  const i = argsOf(invert, ['keys', 'transform', 'orig_keys', 'nearest_interp'], where);
+  if (i.transform !== undefined && i.transform !== 'preprocessing') fail(where, 'Invertd: transform must be "preprocessing"');
+  if (i.orig_keys !== undefined && !(i.orig_keys === 'image' || (Array.isArray(i.orig_keys) && i.orig_keys.length === 1 && i.orig_keys[0] === 'image'))) {
+    fail(where, 'Invertd: orig_keys must be ["image"]');
+  }
+  const d = argsOf(disc, ['keys', 'argmax', 'threshold'], where);
+  if ((d.argmax === true) === (d.threshold !== undefined && d.threshold !== null)) fail(where, 'AsDiscreted needs exactly one of argmax: true or a threshold');
+  if (d.threshold !== undefined && d.threshold !== null && typeof d.threshold !== 'number') fail(where, 'AsDiscreted: threshold must be a number');
+  return {
+    activation: a.softmax ? 'softmax' : 'sigmoid',
+    threshold: d.argmax === true ? null : (d.threshold as number),
+    nearestInterp: i.nearest_interp === true,
+  };
+}
+
+/** Validates a pipeline (e.g. read from a model's JSON); errors name `where` and the step. */
+export function parsePipeline(json: unknown, where = 'pipeline'): InferencePipeline {
+  const p = json as InferencePipeline;
+  if (!p || typeof p !== 'object' || Array.isArray(p)) return fail(where, 'a pipeline must be an object {name, preprocessing, inference, postprocessing}');
+  const extra = Object.keys(p).filter((k) => !['name', 'description', 'preprocessing', 'inference', 'postprocessing'].includes(k));
+  if (extra.length) fail(where, `unknown pipeline field(s) ${extra.join(', ')}`);
+  if (typeof p.name !== 'string') fail(where, '"name" must be a string');
+  buildPreprocessing(p, where);
+  const inf = p.inference as unknown as Record<string, unknown>;
+  if (!inf || typeof inf !== 'object') fail(where, '"inference" must be {"kind": "slices"} or {"kind": "sliding_window", "roi_size": [...]}');
+  if (inf.kind === 'sliding_window') {
+    const roi = inf.roi_size;
+    if (!Array.isArray(roi) || !roi.every((r) => Number.isInteger(r))) fail(where, 'sliding_window: roi_size must be a list of integers');
+    const sw = inf.sw_batch_size;
+    if (sw !== undefined && !(Number.isInteger(sw) && (sw as number) >= 1)) fail(where, 'sliding_window: sw_batch_size must be a positive integer');
+    const o = inf.overlap;
+    if (o !== undefined && !(typeof o === 'number' && o >= 0 && o < 1)) fail(where, 'sliding_window: overlap must be in [0, 1)');
+    if (inf.mode !== undefined && !['constant', 'gaussian'].includes(inf.mode as string)) fail(where, 'sliding_window: mode must be constant or gaussian');
+    if (inf.padding_mode !== undefined && !['constant', 'reflect', 'replicate', 'circular'].includes(inf.padding_mode as string)) {
+      fail(where, 'sliding_window: padding_mode must be constant, reflect, replicate or circular');
+    }
+    const known = ['kind', 'roi_size', 'sw_batch_size', 'overlap', 'mode', 'sigma_scale', 'padding_mode', 'cval'];
+    const bad = Object.keys(inf).filter((k) => !known.includes(k));
+    if (bad.length) fail(where, `sliding_window: unknown setting(s) ${bad.join(', ')}`);
+  } else if (inf.kind !== 'slices' || Object.keys(inf).length !== 1) {
+    fail(where, '"inference" must be {"kind": "slices"} or {"kind": "sliding_window", "roi_size": [...]}');
+  }
+  parsePostprocessing(p.postprocessing, where);
+  return p;
+}
+
+/** The preprocessing as a Compose of MONAI transforms and our LungCropd. */
+export function buildPreprocessing(p: Pick<InferencePipeline, 'preprocessing'>, where = 'pipeline'): Compose {
+  if (!Array.isArray(p.preprocessing)) return fail(where, '"preprocessing" must be an array of {"name", "args"} steps');
+  return new Compose(
+    p.preprocessing.map((step, n) => {
+      const s = step as TransformSpec;
+      const own = s && typeof s === 'object' && Object.prototype.hasOwnProperty.call(OWN_TRANSFORMS, s.name) ? OWN_TRANSFORMS[s.name] : undefined;
+      try {
+        if (!own) return buildTransform(s, where);
+        const extra = Object.keys(s).filter((k) => k !== 'name' && k !== 'args');
+        if (extra.length) fail(where, `step "${s.name}" has unknown field(s) ${extra.join(', ')}`);
+        return new own(s.args ?? {});
+      } catch (e) {
+        if (e instanceof InputError) throw new InputError(where, `preprocessing step ${n + 1}: ${e.reason}`);
+        throw e;
+      }
+    }),
+  );
+}
+
+/** Runs the preprocessing transforms one by one; `each` sees every intermediate dictionary. */
+export async function runPreprocessing(volume: Volume, pre: Compose, each?: (name: string, d: Dict) => void, where = 'pipeline'): Promise<Dict> {
+  let d: Dict = { image: volumeToImage(volume) };
+  each?.('input', d);
+  for (const t of pre.transforms) {
+    const out = await t.call(d);
+    if (Array.isArray(out) || !out || typeof out !== 'object') fail(where, `${t.name} returned several samples; inference pipelines need one image`);
+    d = out as Dict;
+    if (!isMetaImage(d.image)) fail(where, `${t.name} left no "image"`);
+    each?.(t.name, d);
+  }
+  return d;
+}
+
+export interface PreviewStep {
+  /** 'input', then each preprocessing step's transform name. */
+  name: string;
+  /** The axial slice through the chosen plane, rows × cols, row-major; null when the step cropped it away. */
+  data: Float32Array | null;
+  /** [rows, cols] of the slice: rows along the in-plane axis closest to A–P, columns closest to L–R. */
+  dims: [number, number];
+  /** Index of the slice along the image's superior–inferior axis, or null. */
+  sliceIndex: number | null;
+  /** Where rows and columns point (nibabel letters in our LPS frame), e.g. "PL" after SPL. */
+  axes: string;
+  /** The image's spatial shape after the step. */
+  shape: number[];
+}
+
+/**
+ * Each preprocessing step's output for one axial slice of the volume (`sliceIndex` along the
+ * volume's superior–inferior axis), for a UI panel that shows what the network will see.
+ * The plane is followed through crops and reorientations by its world position.
+ */
+export async function previewPipelineSteps(volume: Volume, pipeline: Pick<InferencePipeline, 'preprocessing'>, sliceIndex: number): Promise<PreviewStep[]> {
+  const zAxis = axialSliceAxis(volume.direction);
+  if (!(Number.isInteger(sliceIndex) && sliceIndex >= 0 && sliceIndex < volume.dims[zAxis])) {
+    throw new InputError(volume.source?.name ?? 'volume', `slice ${sliceIndex} is outside 0..${volume.dims[zAxis] - 1}`);
+  }
+  const centre = volume.dims.map((n, a) => (a === zAxis ? sliceIndex : (n - 1) / 2));
+  const world = matvec(fromMat4(affineLPS(volume)), [...centre, 1]);
+  const steps: PreviewStep[] = [];
+  await runPreprocessing(volume, buildPreprocessing(pipeline), (name, d) => steps.push(planeOf(name, d.image as MetaImage, world)));
+  return steps;
+}
+
+function planeOf(name: string, img: MetaImage, world: number[]): PreviewStep {
+  const shape = img.shape.slice(1);
+  const cols3 = [0, 1, 2].map((c) => [img.affine[c], img.affine[4 + c], img.affine[8 + c]]);
+  const direction = cols3.flatMap((c) => c.map((x) => x / Math.hypot(...c)));
+  const z = axialSliceAxis(direction);
+  // Rows run along the axis closest to anterior–posterior, columns along left–right, at every step.
+  const [a0, a1] = [0, 1, 2].filter((a) => a !== z);
+  const [r, c] = Math.abs(direction[3 * a0 + 1]) >= Math.abs(direction[3 * a1 + 1]) ? [a0, a1] : [a1, a0];
+  const codes = axisCodes({ direction: direction as Volume['direction'] });
+  const idx = matvec(inv(fromMat4(img.affine)), world);
+  const s = Math.round(idx[z]);
+  const base = { name, dims: [shape[r], shape[c]] as [number, number], axes: codes[r] + codes[c], shape };
+  if (!(s >= 0 && s < shape[z])) return { ...base, data: null, sliceIndex: null };
+  const strides = [shape[1] * shape[2], shape[2], 1];
+  const out = new Float32Array(shape[r] * shape[c]);
+  for (let y = 0; y < shape[r]; y++) {
+    for (let x = 0; x < shape[c]; x++) out[y * shape[c] + x] = img.data[s * strides[z] + y * strides[r] + x * strides[c]];
+  }
+  return { ...base, data: out, sliceIndex: s };
+}
