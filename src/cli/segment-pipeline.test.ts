@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sharedPath } from '../../tests/shared';
+import { tinyChest } from '../engine/inference/test-chest';
+import { loadFiles } from '../engine/io/load';
+import { readNifti, writeNifti } from '../engine/io/nifti';
+import { affineToRAS, sameGrid, type Volume } from '../engine/volume';
+import { writeSafetensors } from '../engine/weights';
+import { initBackend } from '../engine/tf/backend';
+import { createNetwork } from '../models';
+import { readPath } from './files';
+import { parseSegmentArgs, segmentFile } from './segment-pipeline';
+
+const tmp = mkdtempSync(join(tmpdir(), 'segment-pipeline-'));
+const weights = join(tmp, 'coplenet-4.safetensors');
+const scan = join(tmp, 'chest.nii.gz');
+let source: Volume;
+
+beforeAll(async () => {
+  await initBackend(['cpu']);
+  const net = createNetwork('coplenet', { features: [4, 8, 16, 32, 64], seed: 11 });
+  writeFileSync(weights, writeSafetensors(await net.stateDict()));
+  net.dispose();
+  writeFileSync(scan, await writeNifti(tinyChest()));
+  source = await readNifti({ name: 'chest.nii.gz', bytes: new Uint8Array(readFileSync(scan)) });
+});
+
+const read = async (path: string) => readNifti({ name: path, bytes: new Uint8Array(readFileSync(path)) });
+
+describe('segmentFile', () => {
+  it('writes a {0,1} mask and a [0,1] probability map on the scan’s grid, with features inferred from the weights', async () => {
+    const out = join(tmp, 'mask.nii.gz');
+    const prob = join(tmp, 'prob.nii.gz');
+    const summary = await segmentFile(scan, out, { weights, backend: 'cpu', probabilities: prob });
+    expect(summary).toMatchObject({ backend: 'cpu', model: 'coplenet', features: [4, 8, 16, 32, 64], pipeline: 'coplenet-lesion', dims: [44, 40, 14] });
+    expect(summary.crop!.region).toBe('lungs');
+    const mask = await read(out);
+    const p = await read(prob);
+    for (const v of [mask, p]) {
+      expect(v.dims).toEqual(source.dims);
+      expect(sameGrid(v, source, 1e-4)).toBe(true);
+      affineToRAS(v).forEach((x, n) => expect(x).toBeCloseTo(affineToRAS(source)[n], 4));
+    }
+    expect(mask.data).toBeInstanceOf(Uint8Array);
+    expect(mask.data.every((m) => m === 0 || m === 1)).toBe(true);
+    expect(Array.from(mask.data).reduce((s, m) => s + m, 0)).toBe(summary.lesionVoxels);
+    expect(p.data).toBeInstanceOf(Float32Array);
+    expect(p.data.every((x) => x >= 0 && x <= 1)).toBe(true);
+    // The mask is the argmax, i.e. p > 0.5, voxel by voxel.
+    mask.data.forEach((m, n) => expect(m).toBe(p.data[n] > 0.5 ? 1 : 0));
+  });
+
+  it('writes files nibabel reads with the source affine', () => {
+    const py = `
+import nibabel as nib, numpy as np, sys
+a, m, p = (nib.load(f) for f in sys.argv[1:4])
+print(float(np.abs(a.affine - m.affine).max()), float(np.abs(a.affine - p.affine).max()), m.shape == a.shape, sorted(np.unique(np.asarray(m.dataobj)).tolist()) in ([0, 1], [0], [1]), float(np.asarray(p.dataobj).min()) >= 0, float(np.asarray(p.dataobj).max()) <= 1)`;
+    const r = spawnSync('/usr/bin/python3', ['-c', py, scan, join(tmp, 'mask.nii.gz'), join(tmp, 'prob.nii.gz')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const [da, dp, shape, values, lo, hi] = r.stdout.trim().split(' ');
+    expect(Number(da)).toBeLessThan(1e-4);
+    expect(Number(dp)).toBeLessThan(1e-4);
+    expect([shape, values, lo, hi]).toEqual(['True', 'True', 'True', 'True']);
+  });
+
+  it('segments a DICOM series folder onto its own grid (no lungs: the body, with a notice)', async () => {
+    const folder = sharedPath('data/real/dcmqi/tiny_24x38x3/image');
+    const out = join(tmp, 'dicom-mask.nii');
+    const summary = await segmentFile(folder, out, { weights, backend: 'cpu' });
+    const loaded = await loadFiles(await readPath(folder));
+    if (loaded.kind !== 'volume') throw new Error('expected a volume');
+    const mask = await read(out);
+    expect(mask.dims).toEqual([24, 38, 3]);
+    expect(sameGrid(mask, loaded.volume, 1e-3)).toBe(true);
+    expect(mask.data.every((m) => m === 0 || m === 1)).toBe(true);
+    expect(summary.notices.some((n) => /No lungs/.test(n))).toBe(true);
+  });
+
+  it('explains missing or unfitting weights', async () => {
+    await expect(segmentFile(scan, join(tmp, 'x.nii.gz'), { backend: 'cpu', defaultWeights: join(tmp, 'absent.safetensors') })).rejects.toThrow('no weights: pass --weights');
+    await expect(segmentFile(scan, join(tmp, 'x.nii.gz'), { weights, backend: 'cpu', features: [8, 16, 32, 64, 128] })).rejects.toThrow(/coplenet-4\.safetensors: weights do not fit CopleNet/);
+    writeFileSync(join(tmp, 'bad.json'), '{"name": "x", ');
+    await expect(segmentFile(scan, join(tmp, 'x.nii.gz'), { weights, backend: 'cpu', pipeline: join(tmp, 'bad.json') })).rejects.toThrow(/bad\.json: not valid JSON/);
+  });
+});
+
+describe('segment command line', () => {
+  it('parses positionals and flags', () => {
+    expect(parseSegmentArgs(['ct.nii.gz', 'out.nii.gz', '--weights', 'w.pt', '--features', '8,16,32,64,128', '--backend', 'cpu', '--probabilities', 'p.nii.gz'])).toEqual({
+      scan: 'ct.nii.gz',
+      out: 'out.nii.gz',
+      options: { model: 'coplenet', weights: 'w.pt', features: [8, 16, 32, 64, 128], backend: 'cpu', probabilities: 'p.nii.gz' },
+    });
+    expect(parseSegmentArgs(['a', 'b', '--model', 'unet3d']).options).toEqual({ model: 'unet3d' });
+    expect(() => parseSegmentArgs(['only-one'])).toThrow(/^usage: npm run segment -- <scan> <out.nii.gz>/);
+    expect(() => parseSegmentArgs(['a', 'b', '--model', 'vnet'])).toThrow(/--model must be one of coplenet, unet2d, unet3d/);
+    expect(() => parseSegmentArgs(['a', 'b', '--features', '8,16'])).toThrow(/five positive integers/);
+  });
+});
