@@ -8,8 +8,9 @@ import { InputError } from '../io/errors';
 import type { Volume } from '../volume';
 import { activationBytes, batchSizeFor } from './batch-size';
 import { findLungCrop } from './lung-crop';
-import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, type InferencePipeline } from './pipeline';
+import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, previewPipelineSteps, type InferencePipeline } from './pipeline';
 import { segmentVolume } from './segment';
+import { slidingWindowInference } from './sliding-window';
 import { balancedCopleNet, flipJ, tinyChest } from './test-chest';
 
 const FEATURES = [4, 8, 16, 32, 64];
@@ -18,24 +19,26 @@ const window = (hu: number) => Math.min(1, Math.max(0, (hu + 1400) / 1500));
 
 /**
  * The COPLE-Net input built by hand for an LPS-aligned volume: crop to the lung box, window,
- * [k, j, i] (= SPL here: k→S, j→P, i→L), reflect-pad H and W to multiples of 32, symmetric.
+ * [k, j, i] (= SPL here: k→S, j→P, i→L), reflect-pad D to a multiple of kD and H, W to multiples
+ * of kHW, symmetric (numpy floor(w/2) before).
  */
-function handPreprocessed(v: Volume) {
+function handPreprocessed(v: Volume, kD = 1, kHW = 32) {
   const crop = findLungCrop(v);
   const [i0, j0, k0] = crop.start;
-  const [Wc, Hc, D] = [0, 1, 2].map((a) => crop.end[a] - crop.start[a]);
-  const [H, W] = [Math.ceil(Hc / 32) * 32, Math.ceil(Wc / 32) * 32];
-  const [top, left] = [Math.floor((H - Hc) / 2), Math.floor((W - Wc) / 2)];
+  const [Wc, Hc, Dc] = [0, 1, 2].map((a) => crop.end[a] - crop.start[a]);
+  const [D, H, W] = [Math.ceil(Dc / kD) * kD, Math.ceil(Hc / kHW) * kHW, Math.ceil(Wc / kHW) * kHW];
+  const [front, top, left] = [Math.floor((D - Dc) / 2), Math.floor((H - Hc) / 2), Math.floor((W - Wc) / 2)];
   const data = new Float32Array(D * H * W);
   for (let s = 0; s < D; s++)
     for (let r = 0; r < H; r++)
       for (let c = 0; c < W; c++) {
         const i = i0 + reflect(c - left, Wc);
         const j = j0 + reflect(r - top, Hc);
-        data[(s * H + r) * W + c] = window(v.data[i + v.dims[0] * (j + v.dims[1] * (k0 + s))]);
+        const k = k0 + reflect(s - front, Dc);
+        data[(s * H + r) * W + c] = window(v.data[i + v.dims[0] * (j + v.dims[1] * k)]);
       }
-  /** Row/column of voxel (i, j, k) in the padded slices. */
-  const at = (i: number, j: number, k: number) => ({ s: k - k0, r: j - j0 + top, c: i - i0 + left });
+  /** Slice, row and column of voxel (i, j, k) in the padded input. */
+  const at = (i: number, j: number, k: number) => ({ s: k - k0 + front, r: j - j0 + top, c: i - i0 + left });
   return { crop, data, D, H, W, at };
 }
 
@@ -178,6 +181,38 @@ describe('segmentVolume with the COPLE-Net pipeline', () => {
     await expect(run).rejects.toMatchObject({ name: 'AbortError' });
     expect(calls).toBe(1);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('runs a 3D network by sliding window (gaussian, overlapping) exactly as on the hand-built volume', async () => {
+    const net3d = createNetwork('unet3d', { features: [2, 4], seed: 2 });
+    const pipe: InferencePipeline = {
+      ...DEFAULT_UNET3D_PIPELINE,
+      inference: { kind: 'sliding_window', roi_size: [8, 16, 16], sw_batch_size: 3, overlap: 0.25, mode: 'gaussian', padding_mode: 'constant' },
+    };
+    const res = await segmentVolume(vol, net3d, pipe);
+    const h = handPreprocessed(vol, 16, 16);
+    const x = tf.tensor5d(h.data, [1, h.D, h.H, h.W, 1]);
+    const logits = await slidingWindowInference(x, [8, 16, 16], 1, (w) => net3d.apply(w), { overlap: 0.25, mode: 'gaussian' });
+    const ref = (await tf.tidy(() => tf.slice(tf.softmax(logits, -1), [0, 0, 0, 0, 1], [-1, -1, -1, -1, 1])).data()) as Float32Array;
+    tf.dispose([x, logits]);
+    net3d.dispose();
+    const [nx, ny, nz] = vol.dims;
+    let worst = 0;
+    let checked = 0;
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          const n = i + nx * (j + ny * k);
+          if (!inCrop(h.crop, i, j, k)) {
+            expect(res.mask[n]).toBe(0);
+            continue;
+          }
+          const { s, r, c } = h.at(i, j, k);
+          worst = Math.max(worst, Math.abs(res.probabilities![n] - ref[(s * h.H + r) * h.W + c]));
+          checked++;
+        }
+    expect(checked).toBeGreaterThan(1000);
+    expect(worst).toBeLessThan(1e-5);
   });
 
   it('refuses slices the network cannot take and 2D pipelines for 3D networks', async () => {
