@@ -6,6 +6,7 @@
  * runs the model's inference pipeline (default: the COPLE-Net pipeline of engine/inference) and
  * writes the label map — and optionally the lesion probability — as NIfTI on the scan's own grid.
  */
+import { inferFeatures } from '../models/features';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
@@ -16,7 +17,7 @@ import { InputError } from '../engine/io/errors';
 import { loadFiles } from '../engine/io/load';
 import { writeNifti } from '../engine/io/nifti';
 import { initBackend, type BackendName } from '../engine/tf/backend';
-import { readWeights, type StateDict } from '../engine/weights';
+import { readWeights } from '../engine/weights';
 import type { Volume, VoxelArray } from '../engine/volume';
 import { createNetwork, MODEL_KINDS, type ModelKind } from '../models';
 import { readPath, runCli } from './files';
@@ -72,7 +73,7 @@ export async function segmentFile(scanPath: string, outPath: string, opts: Segme
 
   const backend = await initBackend(opts.backend ? [opts.backend] : ['webgpu', 'wasm', 'cpu']);
   const { stateDict } = readWeights(new Uint8Array(await readFile(weightsPath)), weightsPath);
-  const features = opts.features ? [...opts.features] : featuresOf(stateDict, weightsPath);
+  const features = opts.features ? [...opts.features] : inferFeatures(stateDict, weightsPath);
   if (features.some((f) => !Number.isInteger(f) || f < 1)) throw new Error(`--features must be positive integers, got ${features.join(',')}`);
   const net = createNetwork(kind, { features });
   try {
@@ -118,13 +119,6 @@ async function readPipeline(path: string): Promise<InferencePipeline> {
 
 function defaultPipeline(kind: ModelKind): InferencePipeline {
   return kind === 'unet3d' ? DEFAULT_UNET3D_PIPELINE : DEFAULT_COPLENET_PIPELINE;
-}
-
-/** The first convolution's output width, doubled per level (5 levels). */
-function featuresOf(sd: StateDict, file: string): number[] {
-  const first = [...sd.values()].find((t) => t.shape.length >= 4);
-  if (!first) throw new InputError(file, 'no convolution weights found to infer --features from');
-  return [0, 1, 2, 3, 4].map((i) => first.shape[0] * 2 ** i);
 }
 
 /** Parses the command line (after `npm run segment --`) into segmentFile's arguments. */

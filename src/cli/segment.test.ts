@@ -54,3 +54,11 @@ describe('segment --network-only', () => {
     expect(r.stderr.trim().split('\n').at(-1)).toBe(`error: ${bad}: spatial size 40x48 must be divisible by 16 for coplenet; pad it first`);
   });
 });
+
+describe('segment (whole pipeline)', () => {
+  it('runs the scan pipeline when --network-only is absent and reports a bad scan in one line', () => {
+    const r = segment('/no/such/scan.nii.gz', join(tmp, 'out.nii.gz'), '--weights', sharedPath('fixtures/monai/coplenet/weights.pt'), '--backend', 'cpu');
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^error: \/no\/such\/scan\.nii\.gz: /);
+  });
+});

@@ -15,13 +15,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../engine/io/errors';
 import { readNpy, writeNpy } from '../engine/io/npy';
 import { initBackend, type BackendName } from '../engine/tf/backend';
-import { readWeights, type StateDict } from '../engine/weights';
+import { readWeights } from '../engine/weights';
 import { createNetwork, isSliceWise, MODEL_KINDS, unetPipeOptionsFromStateDict, type ModelKind } from '../models';
 import type { Network } from '../models/network';
+import { inferFeatures } from '../models/features';
 import { runCli } from './files';
+import { segmentMain, SEGMENT_USAGE } from './segment-pipeline';
 
 const USAGE =
-  'usage: npm run segment -- --network-only <input.npy> <logits.npy> --weights <file> [--model coplenet|unet2d|unet3d|unetpipe] [--features a,b,c,d,e] [--backend cpu|wasm|webgpu] [--batch N]';
+  SEGMENT_USAGE +
+  '\n   or: npm run segment -- --network-only <input.npy> <logits.npy> --weights <file> [--model coplenet|unet2d|unet3d|unetpipe] [--features a,b,c,d,e] [--backend cpu|wasm|webgpu] [--batch N]';
 
 runCli(async () => {
   const { positionals, values } = parseArgs({
@@ -35,7 +38,8 @@ runCli(async () => {
       batch: { type: 'string', default: '4' },
     },
   });
-  if (!values['network-only']) throw new Error(`only --network-only is implemented so far\n${USAGE}`);
+  // Without --network-only: the whole pipeline on a scan file (segment-pipeline.ts).
+  if (!values['network-only']) return segmentMain(process.argv.slice(2));
   if (positionals.length !== 2 || !values.weights) throw new Error(USAGE);
   const [inputFile, outputFile] = positionals;
   const kind = values.model as ModelKind;
@@ -65,13 +69,6 @@ runCli(async () => {
   net.dispose();
   process.stdout.write(JSON.stringify(summary) + '\n');
 });
-
-/** The first convolution's output width, doubled per level (5 levels). */
-function inferFeatures(sd: StateDict, file: string): number[] {
-  const first = [...sd.values()].find((t) => t.shape.length >= 4);
-  if (!first) throw new InputError(file, 'no convolution weights found to infer --features from');
-  return [0, 1, 2, 3, 4].map((i) => first.shape[0] * 2 ** i);
-}
 
 /** PyTorch-layout input -> PyTorch-layout logits, in batches of `batch` slices (2D) or volumes (3D). */
 function runNetwork(net: Network, kind: ModelKind, data: Float32Array, shape: number[], batch: number, file: string): tf.Tensor {
