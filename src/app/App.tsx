@@ -1,12 +1,15 @@
 import { useEffect, useState } from 'react';
 import { openFiles, openSample } from './actions';
+import { startCompute } from './inference';
 import { filesFromDrop } from './drop';
 import { readFiles } from './engine-client';
 import { getViewer } from './viewer-instance';
 import { AnnotationTools } from './components/AnnotationTools';
 import { BusyBar } from './components/BusyBar';
 import { LayersPanel } from './components/LayersPanel';
+import { InferencePanel } from './components/InferencePanel';
 import { ObserversPanel } from './components/ObserversPanel';
+import { PipelinePanel } from './components/PipelinePanel';
 import { Messages } from './components/Messages';
 import { ScanInfo } from './components/ScanInfo';
 import { SeriesPicker } from './components/SeriesPicker';
@@ -20,10 +23,10 @@ export function App() {
 
   useEffect(() => {
     // The embedded sample opens at start, once (StrictMode runs effects twice in development).
-    if (!sampleRequested && !new URLSearchParams(location.search).has('nosample')) {
-      sampleRequested = true;
-      void openSample();
-    }
+    if (sampleRequested) return;
+    sampleRequested = true;
+    void startCompute();
+    if (!new URLSearchParams(location.search).has('nosample')) void openSample();
   }, []);
 
   return (
@@ -51,6 +54,8 @@ export function App() {
           <ScanInfo />
           <AnnotationTools onUndo={() => getViewer()?.undo()} onRedo={() => getViewer()?.redo()} currentSlice={() => getViewer()?.currentAxialSlice() ?? 0} />
           <LayersPanel />
+          <InferencePanel />
+          <PipelinePanel />
           <ObserversPanel />
         </aside>
       </main>

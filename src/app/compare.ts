@@ -6,7 +6,7 @@ import { useStore, type LabelLayer } from './store';
 
 export async function compareLayers(referenceId: string | null): Promise<ObserverComparison | null> {
   const { layers, setBusy, notify } = useStore.getState();
-  const compared = layers.filter((l) => l.kind !== 'agreement');
+  const compared = layers.filter((l) => !l.palette);
   if (compared.length < 2) {
     notify('info', 'Comparing needs at least two label layers (observers, model or consensus).');
     return null;

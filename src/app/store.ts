@@ -9,6 +9,14 @@ import type { SeriesSummary } from '../engine/io/load';
 import type { NamedBytes } from '../engine/io/named-bytes';
 import type { PresetName } from '../viewer/presets';
 import type { LeftTool } from '../viewer/mpr-viewer';
+import type { ModelInfo } from '../engine/worker/compute';
+
+export interface ComputeInfo {
+  backend: string;
+  /** Why faster backends were skipped (e.g. a software WebGPU adapter). */
+  notes: string[];
+  softwareAdapter: boolean;
+}
 
 export interface Scan {
   /** Stable key for persistence: file name + dims + first voxels' checksum. */
@@ -20,7 +28,7 @@ export interface Scan {
 export interface LabelLayer {
   id: string;
   name: string;
-  kind: 'observer' | 'model' | 'consensus' | 'agreement';
+  kind: 'observer' | 'model' | 'consensus' | 'agreement' | 'probability';
   color: [number, number, number];
   /** Colours of label values 1..N for multi-valued layers (the agreement heat map); else `color`. */
   palette?: [number, number, number][];
@@ -54,6 +62,10 @@ interface State {
   /** Several series in one drop: the user picks one; the files wait here meanwhile. */
   pendingSeries: { series: SeriesSummary[]; files: NamedBytes[] } | null;
   activeLayerId: string | null;
+  compute: ComputeInfo | null;
+  model: ModelInfo | null;
+  setCompute: (c: ComputeInfo | null) => void;
+  setModel: (m: ModelInfo | null) => void;
   tool: LeftTool;
   brushRadiusMm: number;
   /** HU range of the threshold brush. */
@@ -83,6 +95,10 @@ export const useStore = create<State>((set) => ({
   preset: 'lung',
   pendingSeries: null,
   activeLayerId: null,
+  compute: null,
+  model: null,
+  setCompute: (compute) => set({ compute }),
+  setModel: (model) => set({ model }),
   tool: 'crosshairs',
   brushRadiusMm: 5,
   thresholdHU: [-800, 100],

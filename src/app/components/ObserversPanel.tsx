@@ -35,7 +35,7 @@ export function ObserversPanel() {
   }, [scan]);
 
   if (!scan) return null;
-  const compared = layers.filter((l) => l.kind !== 'agreement');
+  const compared = layers.filter((l) => !l.palette);
   return (
     <section className="panel" data-testid="observers-panel">
       <h3>Observers</h3>

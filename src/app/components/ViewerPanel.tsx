@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { Enums as ToolEnums } from '@cornerstonejs/tools';
 import { MprViewer, VIEWS, eventTarget, type Probe, type ViewName } from '../../viewer/mpr-viewer';
+import { engine } from '../engine-client';
 import { persist } from '../layers';
 import { useStore } from '../store';
 import { setViewer } from '../viewer-instance';
@@ -8,7 +9,7 @@ import { setViewer } from '../viewer-instance';
 declare global {
   interface Window {
     /** For end-to-end tests and benchmarks: the live viewer and the time the last scan became visible. */
-    __workbench?: { viewer: MprViewer; store: typeof useStore; shownAt?: number; shownScan?: string };
+    __workbench?: { viewer: MprViewer; store: typeof useStore; engine: typeof engine; shownAt?: number; shownScan?: string };
   }
 }
 
@@ -30,7 +31,7 @@ export function ViewerPanel() {
     const v = new MprViewer({ axial: refs.axial.current!, sagittal: refs.sagittal.current!, coronal: refs.coronal.current! });
     viewer.current = v;
     setViewer(v);
-    window.__workbench = { viewer: v, store: useStore };
+    window.__workbench = { viewer: v, store: useStore, engine };
     // Brush strokes change layer buffers in place: save them a moment after the last stroke.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onModified = () => {

@@ -20,8 +20,8 @@ export interface BackendInfo {
 }
 
 export interface InitBackendOptions {
-  /** Where the tfjs-backend-wasm .wasm files are served (browser: a URL prefix; Node: defaults to the package's dist folder). */
-  wasmPaths?: string;
+  /** Where the tfjs-backend-wasm .wasm files are served: a URL prefix, or a URL per file name (Node: defaults to the package's dist folder). */
+  wasmPaths?: string | Record<string, string>;
 }
 
 interface AdapterLike {

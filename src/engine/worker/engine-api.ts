@@ -15,6 +15,7 @@ import { compareObservers, type CompareObserversOptions, type ObserverComparison
 import { importLabels, type ImportedLabel } from '../labels/import';
 import { generateCase } from '../synth/dataset';
 import type { Volume } from '../volume';
+import * as compute from './compute';
 
 interface Current {
   grid: Grid;
@@ -48,6 +49,15 @@ export const engineApi = {
     current = { grid: gridOf(c.scan), series: null };
     return { volume: c.scan, truth: c.truth.data as Uint8Array, observers: c.observers.map((o) => ({ name: o.name, data: o.mask.data as Uint8Array })) };
   },
+
+  startBackend: compute.startBackend,
+  backendInfo: async () => compute.backendInfo(),
+  loadModel: compute.loadModel,
+  currentPipeline: async () => compute.currentPipeline(),
+  setPipeline: async (json: unknown) => compute.setPipeline(json),
+  previewPipeline: compute.previewPipeline,
+  segment: compute.segment,
+  cancelSegment: async () => compute.cancelSegment(),
 
   /** Fills the inside of closed outlines on axial slice k. */
   async fillHoles(data: Uint8Array, k: number): Promise<{ data: Uint8Array; filled: number }> {

@@ -1,6 +1,16 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { engineApi, type EngineApi } from './engine-api';
+
+// The bundler serves tfjs-wasm's binaries; tell the backend where.
+const WASM_PATHS = {
+  'tfjs-backend-wasm.wasm': wasmPlain,
+  'tfjs-backend-wasm-simd.wasm': wasmSimd,
+  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
+};
 
 // Results that carry voxel buffers hand them over instead of copying them.
 const api: EngineApi = {
@@ -12,6 +22,13 @@ const api: EngineApi = {
   async importLabels(files, opts) {
     const labels = await engineApi.importLabels(files, opts);
     return Comlink.transfer(labels, labels.map((l) => l.data.buffer as ArrayBuffer));
+  },
+  startBackend(order, options) {
+    return engineApi.startBackend(order, { wasmPaths: WASM_PATHS, ...options });
+  },
+  async segment(volume, onProgress) {
+    const res = await engineApi.segment(volume, onProgress);
+    return Comlink.transfer(res, [res.mask.buffer, ...(res.probabilities ? [res.probabilities.buffer] : [])] as ArrayBuffer[]);
   },
   async generatePhantom(seed) {
     const res = await engineApi.generatePhantom(seed);

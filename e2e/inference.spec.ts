@@ -1,0 +1,51 @@
+import { resolve } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { waitForScan } from './helpers';
+
+const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
+const real = (p: string) => resolve(SHARED, 'data/real', p);
+// A small COPLE-Net (features 8…128) with MONAI's random weights: tiny enough for SwiftShader.
+const WEIGHTS = resolve(SHARED, 'fixtures/monai/coplenet/weights.pt');
+
+test('COPLE-Net segments a real CT on the WebGPU backend and the mask lands on the scan grid', async ({ page }) => {
+  await page.goto('/?nosample&backend=webgpu');
+  // The smallest real CT series (24×38×3 GE slices): SwiftShader runs WebGPU on the CPU.
+  const dir = real('dcmqi/tiny_24x38x3/image');
+  await page.getByTestId('file-input').setInputFiles(['IMG0001.dcm', 'IMG0002.dcm', 'IMG0003.dcm'].map((f) => resolve(dir, f)));
+  await waitForScan(page);
+  await expect(page.getByTestId('backend')).toContainText('Backend: webgpu');
+  await page.getByTestId('weights-input').setInputFiles(WEIGHTS);
+  await expect(page.getByTestId('model-info')).toContainText('8/16/32/64/128, 660,402 parameters, weights.pt');
+  await page.getByRole('button', { name: 'Segment lesions' }).click();
+  await expect(page.getByTestId('message-info').filter({ hasText: 'Lesions:' })).toContainText('on webgpu', { timeout: 150_000 });
+  const layers = await page.evaluate(() =>
+    window.__workbench!.store.getState().layers.map((l) => ({ kind: l.kind, length: l.data.length, max: l.data.reduce((a, v) => Math.max(a, v), 0) })),
+  );
+  expect(layers.map((l) => [l.kind, l.length])).toEqual([
+    ['model', 24 * 38 * 3],
+    ['probability', 24 * 38 * 3],
+  ]);
+  // A label map (0/1) and probability bins (0 = below 0.1, 1…10).
+  expect(layers[0].max).toBeLessThanOrEqual(1);
+  expect(layers[1].max).toBeLessThanOrEqual(10);
+});
+
+test('the pipeline panel previews each preprocessing step and refuses a bad pipeline without losing the old one', async ({ page }) => {
+  await page.goto('/?nosample&backend=wasm');
+  await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
+  await waitForScan(page);
+  await page.getByText('Pipeline (MONAI transforms, JSON)').click();
+  await expect(page.getByTestId('pipeline-json')).toContainText('ScaleIntensityRanged');
+  await page.getByRole('button', { name: 'Preview on this slice' }).click();
+  const figures = page.getByTestId('pipeline-steps').locator('figcaption');
+  await expect(figures).toHaveCount(5);
+  await expect(figures.nth(0)).toContainText('input');
+  await expect(figures.nth(3)).toContainText('Orientationd');
+  const good = await page.getByTestId('pipeline-json').inputValue();
+  await page.getByTestId('pipeline-json').fill(good.replace('"Orientationd"', '"Orientashun"'));
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('message-error')).toContainText('Orientashun');
+  // The worker kept the previous pipeline.
+  const kept = await page.evaluate(async () => JSON.stringify(await window.__workbench!.engine().currentPipeline()));
+  expect(kept).toContain('Orientationd');
+});

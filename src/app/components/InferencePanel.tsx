@@ -1,0 +1,52 @@
+import { useRef, useState } from 'react';
+import { loadDefaultWeights, loadWeights, runSegmentation } from '../inference';
+import { useStore } from '../store';
+
+export function InferencePanel() {
+  const scan = useStore((s) => s.scan);
+  const compute = useStore((s) => s.compute);
+  const model = useStore((s) => s.model);
+  const busy = useStore((s) => s.busy);
+  const [probabilities, setProbabilities] = useState(true);
+  const input = useRef<HTMLInputElement>(null);
+  if (!scan) return null;
+  return (
+    <section className="panel" data-testid="inference-panel">
+      <h3>Lesion segmentation</h3>
+      <p className="hint" data-testid="backend">
+        Backend: {compute ? compute.backend : 'starting…'}
+        {compute?.notes.map((n) => (
+          <span key={n} className="note">
+            <br />
+            {n}
+          </span>
+        ))}
+      </p>
+      <p className="hint" data-testid="model-info">
+        {model ? `COPLE-Net ${model.features.join('/')}, ${model.parameters.toLocaleString('en')} parameters, ${model.weights}` : 'No model loaded.'}
+      </p>
+      <div className="row wrap">
+        <button onClick={() => loadDefaultWeights()}>Default weights</button>
+        <button onClick={() => input.current?.click()}>Weights file…</button>
+        <input
+          ref={input}
+          data-testid="weights-input"
+          type="file"
+          accept=".pt,.pth,.safetensors"
+          hidden
+          onChange={async (e) => {
+            const f = e.currentTarget.files?.[0];
+            e.currentTarget.value = '';
+            if (f) await loadWeights(f.name, new Uint8Array(await f.arrayBuffer()));
+          }}
+        />
+      </div>
+      <label className="row">
+        <input type="checkbox" checked={probabilities} onChange={(e) => setProbabilities(e.target.checked)} /> probability heat map
+      </label>
+      <button disabled={!model || !!busy} onClick={() => runSegmentation(probabilities)}>
+        Segment lesions
+      </button>
+    </section>
+  );
+}

@@ -1,0 +1,86 @@
+/**
+ * Lesion inference from the UI: the worker picks the backend at start, loads the model (the
+ * shipped default weights or a file the user drops), and segments the scan with progress and
+ * cancel. Results become a model layer and, optionally, a probability heat layer.
+ */
+import * as Comlink from 'comlink';
+import type { BackendName } from '../engine/tf/backend';
+import { addDerivedLayer, heatPalette } from './compare';
+import { engine } from './engine-client';
+import { useStore } from './store';
+
+export const DEFAULT_WEIGHTS_URL = `${import.meta.env.BASE_URL}weights/coplenet.safetensors`;
+const BACKENDS: BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
+
+/** Starts the TF.js backend in the worker (`?backend=webgpu` etc. forces one, for tests). */
+export async function startCompute(): Promise<void> {
+  const { setCompute, notify } = useStore.getState();
+  const forced = new URLSearchParams(location.search).get('backend') as BackendName | null;
+  try {
+    const info = await engine().startBackend(forced && BACKENDS.includes(forced) ? [forced] : BACKENDS);
+    setCompute({ backend: info.name, notes: info.notes, softwareAdapter: info.isSoftwareAdapter });
+  } catch (err) {
+    notify('error', `No compute backend: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export async function loadWeights(name: string, bytes: Uint8Array): Promise<void> {
+  const { setModel, notify, setBusy } = useStore.getState();
+  setBusy({ label: `Loading weights ${name}`, progress: null });
+  try {
+    const info = await engine().loadModel('coplenet', Comlink.transfer({ name, bytes }, [bytes.buffer as ArrayBuffer]));
+    setModel(info);
+    for (const n of info.notices) notify('info', n);
+  } catch (err) {
+    notify('error', err instanceof Error ? err.message : String(err));
+  } finally {
+    setBusy(null);
+  }
+}
+
+export async function loadDefaultWeights(): Promise<void> {
+  const res = await fetch(DEFAULT_WEIGHTS_URL).catch(() => null);
+  if (!res?.ok) {
+    useStore.getState().notify('warning', 'No default COPLE-Net weights are shipped with this build: load a .pt or .safetensors file.');
+    return;
+  }
+  await loadWeights('coplenet.safetensors (default)', new Uint8Array(await res.arrayBuffer()));
+}
+
+/** Probabilities as 10 heat bins (0.1 … 1.0); below 0.1 stays transparent. */
+function probabilityBins(p: Float32Array): Uint8Array {
+  const out = new Uint8Array(p.length);
+  for (let n = 0; n < p.length; n++) out[n] = p[n] < 0.1 ? 0 : Math.min(10, Math.floor(p[n] * 10));
+  return out;
+}
+
+export async function runSegmentation(showProbabilities: boolean): Promise<void> {
+  const { scan, model, setBusy, notify } = useStore.getState();
+  if (!scan || !model) return;
+  let finished = false;
+  const cancel = () => void engine().cancelSegment();
+  setBusy({ label: 'Segmenting lesions', progress: 0, cancel });
+  try {
+    const res = await engine().segment(
+      scan.volume,
+      Comlink.proxy((fraction: number, message: string) => {
+        if (!finished) useStore.getState().setBusy({ label: `Segmenting lesions: ${message}`, progress: fraction, cancel });
+      }),
+    );
+    const name = `${model.kind === 'coplenet' ? 'COPLE-Net' : model.kind} (${model.weights})`;
+    addDerivedLayer(name, 'model', res.mask, { color: [255, 215, 0] });
+    if (showProbabilities && res.probabilities) {
+      addDerivedLayer('Lesion probability', 'probability', probabilityBins(res.probabilities), { palette: heatPalette(10), opacity: 0.5 });
+    }
+    const voxels = res.mask.reduce((a, v) => a + (v ? 1 : 0), 0);
+    const ml = (voxels * scan.volume.spacing[0] * scan.volume.spacing[1] * scan.volume.spacing[2]) / 1000;
+    notify('info', `Lesions: ${ml.toFixed(1)} mL in ${(res.timings.totalMs / 1000).toFixed(1)} s on ${res.backend} (batch ${res.batchSize})`);
+    for (const n of res.notices) notify('warning', n);
+  } catch (err) {
+    const aborted = err instanceof Error && err.name === 'AbortError';
+    notify(aborted ? 'info' : 'error', aborted ? 'Segmentation cancelled' : `Segmentation failed: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    finished = true;
+    setBusy(null);
+  }
+}

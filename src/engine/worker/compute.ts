@@ -1,0 +1,108 @@
+/**
+ * The worker's model state: which TF.js backend runs, which network with which weights, and the
+ * inference pipeline stored with the model. A lost GPU device is retried once on a fallback
+ * backend, without losing anything the user loaded.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../io/errors';
+import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, segmentVolume, type InferencePipeline, type PreviewStep, type SegmentResult } from '../inference';
+import { DEFAULT_BACKEND_ORDER, initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from '../tf/backend';
+import { readWeights } from '../weights';
+import type { Volume } from '../volume';
+import { createNetwork, type ModelKind } from '../../models';
+import { inferFeatures } from '../../models/features';
+import type { Network } from '../../models/network';
+
+export interface ModelInfo {
+  kind: ModelKind;
+  features: number[];
+  parameters: number;
+  weights: string;
+  notices: string[];
+}
+
+let backend: BackendInfo | null = null;
+let backendOptions: InitBackendOptions = {};
+let backendOrder: readonly BackendName[] = DEFAULT_BACKEND_ORDER;
+let network: Network | null = null;
+let model: ModelInfo | null = null;
+/** The weights file as loaded, to rebuild the network on another backend if the GPU is lost. */
+let modelWeights: { name: string; bytes: Uint8Array } | null = null;
+let pipeline: InferencePipeline = DEFAULT_COPLENET_PIPELINE;
+let running: AbortController | null = null;
+
+export async function startBackend(order: readonly BackendName[] = DEFAULT_BACKEND_ORDER, options: InitBackendOptions = {}): Promise<BackendInfo> {
+  backendOrder = order;
+  backendOptions = options;
+  backend = await initBackend(order, options);
+  return backend;
+}
+
+export function backendInfo(): BackendInfo | null {
+  return backend;
+}
+
+/** Builds the network for `kind` and loads the weights (.pt zip or legacy, or .safetensors). */
+export async function loadModel(kind: ModelKind, weights: { name: string; bytes: Uint8Array }): Promise<ModelInfo> {
+  if (!backend) await startBackend(backendOrder, backendOptions);
+  const { stateDict } = readWeights(weights.bytes, weights.name);
+  const features = inferFeatures(stateDict, weights.name);
+  const next = createNetwork(kind, { features });
+  let notices: string[];
+  try {
+    notices = next.loadStateDict(stateDict, { source: weights.name }).notices;
+  } catch (err) {
+    next.dispose();
+    throw err;
+  }
+  network?.dispose();
+  network = next;
+  modelWeights = weights;
+  model = { kind, features, parameters: next.parameterCount(), weights: weights.name, notices };
+  return model;
+}
+
+export function currentPipeline(): InferencePipeline {
+  return pipeline;
+}
+
+/** Replaces the pipeline after checking it; a bad one is refused with the reason and the old one stays. */
+export function setPipeline(json: unknown): InferencePipeline {
+  pipeline = parsePipeline(json, 'pipeline');
+  return pipeline;
+}
+
+export function previewPipeline(volume: Volume, sliceIndex: number): Promise<PreviewStep[]> {
+  return previewPipelineSteps(volume, pipeline, sliceIndex);
+}
+
+function isDeviceLost(err: unknown): boolean {
+  return /device (was |is )?lost|GPUDevice.*lost|context lost/i.test(err instanceof Error ? err.message : String(err));
+}
+
+export async function segment(volume: Volume, onProgress: (fraction: number, message: string) => void): Promise<SegmentResult & { backend: string }> {
+  if (!network || !model || !modelWeights) throw new InputError('model', 'load a model (weights) before segmenting');
+  if (running) throw new Error('a segmentation is already running');
+  running = new AbortController();
+  try {
+    try {
+      return { ...(await segmentVolume(volume, network as never, pipeline, { onProgress, signal: running.signal })), backend: tf.getBackend() };
+    } catch (err) {
+      if (!isDeviceLost(err) || running.signal.aborted) throw err;
+      // The GPU went away: rebuild on the next backend in line, reload the same weights, retry once.
+      const fallback = backendOrder.filter((b) => b !== tf.getBackend());
+      onProgress(0, `GPU device lost; retrying on ${fallback[0]}`);
+      network = null; // its tensors died with the device
+      await startBackend(fallback, backendOptions);
+      await loadModel(model.kind, modelWeights!);
+      const res = await segmentVolume(volume, network as never, pipeline, { onProgress, signal: running.signal });
+      return { ...res, notices: [`GPU device lost: finished on ${tf.getBackend()}`, ...res.notices], backend: tf.getBackend() };
+    }
+  } finally {
+    running = null;
+  }
+}
+
+export function cancelSegment(): void {
+  running?.abort();
+}
