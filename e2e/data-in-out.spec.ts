@@ -48,13 +48,13 @@ test('a layer exports as .nii.gz on the scan geometry and as DICOM SEG over a DI
   await expect(page.getByTestId('layer')).toHaveCount(1);
 
   const niiDownload = page.waitForEvent('download');
-  await page.getByRole('button', { name: '.nii.gz' }).click();
+  await page.getByRole('button', { name: '.nii.gz', exact: true }).click();
   const nii = await readNifti({ name: 'x.nii.gz', bytes: new Uint8Array(readFileSync(await (await niiDownload).path())) });
   expect(nii.dims).toEqual([512, 512, 3]);
   expect(Array.from(nii.data).filter((v) => v !== 0).length).toBe(107098);
 
   const segDownload = page.waitForEvent('download');
-  await page.getByRole('button', { name: 'SEG' }).click();
+  await page.getByRole('button', { name: 'SEG', exact: true }).click();
   const seg = readFileSync(await (await segDownload).path());
   // DICM preamble and the Segmentation Storage SOP class in the file.
   expect(seg.subarray(128, 132).toString()).toBe('DICM');
