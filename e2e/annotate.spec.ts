@@ -54,4 +54,16 @@ test('label files become layers after a geometry check; other grids are refused 
   await expect(page.getByTestId('message-error')).toContainText('differs from the scan');
   expect(await layerCounts(page)).toEqual([{ name: 'example_seg', voxels }]);
   expect(await page.evaluate(() => window.__workbench!.shownScan)).toBe(key);
+
+  // …resampled: the same file is put on the scan's grid (nearest neighbour) and kept.
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByRole('button', { name: '…resampled' }).click();
+  await (await chooser).setFiles(real('totalsegmentator/aorta_cta/aorta.nii.gz'));
+  await expect.poll(async () => (await layerCounts(page)).map((l) => l.name)).toEqual(['example_seg', 'aorta']);
+  await page.evaluate(() => window.__workbench!.store.getState().removeLayer(window.__workbench!.store.getState().layers[1].id));
+
+  // A label map opened like a scan (drop, file picker) joins the open scan as a layer.
+  await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_seg.nii.gz'));
+  await expect.poll(async () => layerCounts(page)).toEqual([{ name: 'example_seg', voxels }, { name: 'example_seg', voxels }]);
+  expect(await page.evaluate(() => window.__workbench!.shownScan)).toBe(key);
 });

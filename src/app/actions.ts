@@ -6,7 +6,7 @@ import type { LoadOptions } from '../engine/io/load';
 import type { NamedBytes } from '../engine/io/named-bytes';
 import type { Volume } from '../engine/volume';
 import { engine, transferFiles } from './engine-client';
-import { restoreLayers } from './layers';
+import { addImportedLabels, restoreLayers } from './layers';
 import { useStore, type LabelLayer } from './store';
 
 export const SAMPLE_URL = `${import.meta.env.BASE_URL}samples/example_ct.nii.gz`;
@@ -30,6 +30,10 @@ export async function openFiles(files: NamedBytes[], opts: LoadOptions = {}): Pr
     performance.mark('load:read');
     if (result.kind === 'choose-series') {
       setPendingSeries({ series: result.series, files: keep });
+      return;
+    }
+    if (result.kind === 'labels') {
+      addImportedLabels(result.labels);
       return;
     }
     const volume = result.volume;

@@ -4,6 +4,7 @@ import { engine, transferFiles } from './engine-client';
 import { loadLayers, saveLayers } from './persistence';
 import { useStore, type LabelLayer } from './store';
 import type { NamedBytes } from '../engine/io/named-bytes';
+import type { ImportedLabel } from '../engine/labels/import';
 
 const OBSERVER_COLOURS: [number, number, number][] = [
   [230, 25, 75],
@@ -38,20 +39,25 @@ export function newObserverLayer(name?: string): void {
   void persist();
 }
 
+/** Label maps read by the engine become observer layers (and are saved with the scan). */
+export function addImportedLabels(labels: ImportedLabel[]): void {
+  const { addLayer, notify } = useStore.getState();
+  for (const label of labels) {
+    addLayer({ id: newId(), name: label.name, kind: 'observer', color: nextColour(), visible: true, opacity: 0.5, data: label.data });
+    for (const n of label.notices) notify('info', n);
+  }
+  void persist();
+}
+
 export async function openLabelFiles(files: NamedBytes[], resample = false): Promise<void> {
-  const { scan, notify, addLayer, setBusy } = useStore.getState();
+  const { scan, notify, setBusy } = useStore.getState();
   if (!scan) {
     notify('error', 'Open a scan first, then drop its label files.');
     return;
   }
   setBusy({ label: 'Reading labels', progress: null });
   try {
-    const labels = await engine().importLabels(transferFiles(files), { resample });
-    for (const label of labels) {
-      addLayer({ id: newId(), name: label.name, kind: 'observer', color: nextColour(), visible: true, opacity: 0.5, data: label.data });
-      for (const n of label.notices) notify('info', n);
-    }
-    await persist();
+    addImportedLabels(await engine().importLabels(transferFiles(files), { resample }));
   } catch (err) {
     notify('error', err instanceof Error ? err.message : String(err));
   } finally {

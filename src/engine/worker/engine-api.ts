@@ -12,7 +12,8 @@ import type { NamedBytes } from '../io/named-bytes';
 import { writeNifti } from '../io/nifti';
 import { fillHolesInSlice, interpolateBetweenSlices } from '../labels/edit';
 import { compareObservers, type CompareObserversOptions, type ObserverComparison, type ObserverMask } from '../metrics/observers';
-import { importLabels, type ImportedLabel } from '../labels/import';
+import { importLabels, labelOnGrid, type ImportedLabel } from '../labels/import';
+import { isDicom, scanDicom } from '../io/dicom/series';
 import { generateCase } from '../synth/dataset';
 import type { Volume } from '../volume';
 import * as compute from './compute';
@@ -26,9 +27,20 @@ let current: Current | null = null;
 const gridOf = (v: Volume): Grid => ({ dims: v.dims, spacing: v.spacing, origin: v.origin, direction: v.direction });
 
 export const engineApi = {
-  async load(files: NamedBytes[], opts: LoadOptions = {}): Promise<LoadResult> {
+  /**
+   * Files the user dropped or picked. With a scan open, label files (a DICOM SEG, or a NIfTI/NRRD
+   * holding a label map) become layers over it instead of replacing it.
+   */
+  async load(files: NamedBytes[], opts: LoadOptions = {}): Promise<LoadResult | { kind: 'labels'; labels: ImportedLabel[] }> {
+    if (current && files.every((f) => isDicom(f.bytes))) {
+      const { series } = scanDicom(files);
+      if (series.length > 0 && series.every((s) => s.modality === 'SEG')) return { kind: 'labels', labels: await engineApi.importLabels(files) };
+    }
     const result = await loadFiles(files, opts);
     if (result.kind !== 'volume') return result;
+    if (current && result.volume.units === 'label') {
+      return { kind: 'labels', labels: [labelOnGrid(result.volume, current.grid, files[0].name, false)] };
+    }
     // The series stays here (SEG import/export over this scan); only the volume crosses to the UI.
     current = { grid: gridOf(result.volume), series: result.dicomSeries ?? null };
     return { kind: 'volume', volume: result.volume };

@@ -17,7 +17,9 @@ const api: EngineApi = {
   ...engineApi,
   async load(files, opts) {
     const result = await engineApi.load(files, opts);
-    return result.kind === 'volume' ? Comlink.transfer(result, [result.volume.data.buffer as ArrayBuffer]) : result;
+    if (result.kind === 'volume') return Comlink.transfer(result, [result.volume.data.buffer as ArrayBuffer]);
+    if (result.kind === 'labels') return Comlink.transfer(result, result.labels.map((l) => l.data.buffer as ArrayBuffer));
+    return result;
   },
   async importLabels(files, opts) {
     const labels = await engineApi.importLabels(files, opts);
