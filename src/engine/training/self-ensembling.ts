@@ -118,6 +118,17 @@ export class LossOutlierGate {
     return mean + this.k * Math.sqrt(variance);
   }
 
+  /** The losses in the window, oldest first (what a checkpoint stores). */
+  recent(): number[] {
+    return this.history.slice();
+  }
+
+  /** Replaces the window with saved losses (resuming from a checkpoint); non-finite values are dropped. */
+  restore(losses: readonly number[]): void {
+    this.history.length = 0;
+    for (const l of losses.slice(-this.window)) if (Number.isFinite(l)) this.history.push(l);
+  }
+
   /** Judges `loss` against the window, then records it. */
   observe(loss: number): { abnormal: boolean; threshold: number | null } {
     const threshold = this.threshold;

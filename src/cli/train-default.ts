@@ -1,0 +1,403 @@
+/**
+ * `npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out public/weights
+ *   [--features 32,64,128,256,512] [--labels truth|observer:<name>|each-observer|staple|majority]
+ *   [--batch 4] [--patch 96] [--lr 1e-3] [--size 160,160,24] [--spacing 2,2,5] [--test-cases 6]
+ *   [--val-cases 2] [--checkpoint DIR] [--resume] [--time-limit MINUTES]`
+ *
+ * Trains the project's own default COPLE-Net weights on synthetic chest CT phantoms (src/engine/synth)
+ * and evaluates them on held-out phantoms with the app's inference path (`segmentVolume` with the
+ * default COPLE-Net pipeline) against the exact lesion masks: Dice and HD95 per case (`compareMasks`)
+ * and lesion detection / Dice by lesion size. Writes `<out>/coplenet.safetensors` (float16 storage when
+ * the held-out Dice stays within 0.005 of float32) and `<out>/MODEL_CARD.md`.
+ * Must run through `node scripts/run-ts.mjs` (tfjs gradients; see scripts/run-ts.mjs).
+ */
+import { cpus } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { segmentVolume, DEFAULT_COPLENET_PIPELINE } from '../engine/inference';
+import { connectedComponents } from '../engine/labels/components';
+import { compareMasks } from '../engine/metrics';
+import { generateCase, type GeneratedCase } from '../engine/synth/dataset';
+import { DEFAULT_PROFILES } from '../engine/synth/profiles';
+import { deriveSeed } from '../engine/synth/seeds';
+import { initBackend, type BackendName } from '../engine/tf/backend';
+import { registerWasmTrainingKernels } from '../engine/tf/wasm-kernels';
+import { NodeCheckpointStore } from '../engine/training/checkpoint-node';
+import { casesFromScans, parseLabelSource, prepareCases, validationSlices, type AnnotatedScan } from '../engine/training/data';
+import { Trainer, type StepInfo, type TrainerConfig } from '../engine/training/trainer';
+import { readSafetensors, writeSafetensors } from '../engine/weights';
+import { createNetwork, type Network } from '../models';
+import { runCli } from './files';
+
+const USAGE =
+  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN]';
+
+/** Lesion size bins (equivalent-sphere diameter, mm) for the breakdown. */
+const SIZE_BINS: [string, number, number][] = [
+  ['< 5 mm', 0, 5],
+  ['5–10 mm', 5, 10],
+  ['10–20 mm', 10, 20],
+  ['≥ 20 mm', 20, Infinity],
+];
+
+function parse() {
+  try {
+    return parseArgs({
+      allowPositionals: false,
+      options: {
+        cases: { type: 'string' },
+        steps: { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        backend: { type: 'string', default: 'wasm' },
+        out: { type: 'string' },
+        features: { type: 'string', default: '32,64,128,256,512' },
+        labels: { type: 'string', default: 'truth' },
+        batch: { type: 'string', default: '4' },
+        patch: { type: 'string', default: '96' },
+        lr: { type: 'string', default: '0.001' },
+        size: { type: 'string', default: '160,160,24' },
+        spacing: { type: 'string', default: '2,2,5' },
+        'test-cases': { type: 'string', default: '6' },
+        'val-cases': { type: 'string', default: '2' },
+        checkpoint: { type: 'string', default: 'tmp/train-default-checkpoints' },
+        resume: { type: 'boolean', default: false },
+        'time-limit': { type: 'string' },
+      },
+    }).values;
+  } catch (e) {
+    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${USAGE}`);
+  }
+}
+
+function int(name: string, text: string | undefined, lo: number, hi: number): number {
+  if (text === undefined) throw new Error(`--${name} is required; ${USAGE}`);
+  const v = Number(text);
+  if (!/^\d+$/.test(text.trim()) || v < lo || v > hi) throw new Error(`--${name} must be an integer in ${lo}…${hi}, got "${text}"`);
+  return v;
+}
+
+function numbers(name: string, text: string, count: number | null): number[] {
+  const v = text.split(',').map((s) => Number(s.trim()));
+  if ((count !== null && v.length !== count) || v.some((x) => !(x > 0))) throw new Error(`--${name} must be ${count ?? 'a list of'} positive numbers separated by commas, got "${text}"`);
+  return v;
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
+
+interface LesionResult {
+  diameterMm: number;
+  volumeMl: number;
+  detected: boolean;
+  dice: number;
+}
+
+interface CaseResult {
+  id: string;
+  seed: number;
+  lesions: number;
+  truthMl: number;
+  predMl: number;
+  dice: number;
+  hd95: number;
+  falsePositiveComponents: number;
+  perLesion: LesionResult[];
+  seconds: number;
+}
+
+/**
+ * Per true lesion (6-connected component of the truth; lesions that touch count as one): its size,
+ * whether any predicted voxel falls on it, and its local Dice — the prediction inside the lesion's
+ * box grown by 2 voxels (1 slice), minus voxels of other true lesions, against the lesion.
+ */
+function lesionBreakdown(pred: Uint8Array, truth: Uint8Array, dims: [number, number, number], spacing: [number, number, number]): { lesions: LesionResult[]; falsePositives: number } {
+  const cc = connectedComponents(truth, dims);
+  const voxelMl = (spacing[0] * spacing[1] * spacing[2]) / 1000;
+  const [nx, ny, nz] = dims;
+  const lesions: LesionResult[] = [];
+  for (let id = 1; id <= cc.count; id++) {
+    const [i0, j0, k0, i1, j1, k1] = cc.boxes[id];
+    let inter = 0;
+    let predIn = 0;
+    for (let k = Math.max(0, k0 - 1); k <= Math.min(nz - 1, k1 + 1); k++)
+      for (let j = Math.max(0, j0 - 2); j <= Math.min(ny - 1, j1 + 2); j++)
+        for (let i = Math.max(0, i0 - 2); i <= Math.min(nx - 1, i1 + 2); i++) {
+          const n = i + nx * (j + ny * k);
+          const l = cc.labels[n];
+          if (!pred[n] || (l !== 0 && l !== id)) continue;
+          predIn++;
+          if (l === id) inter++;
+        }
+    const size = cc.sizes[id];
+    const volumeMl = size * voxelMl;
+    lesions.push({ diameterMm: Math.cbrt((6 * volumeMl * 1000) / Math.PI), volumeMl, detected: inter > 0, dice: (2 * inter) / (predIn + size) });
+  }
+  const pc = connectedComponents(pred, dims);
+  let falsePositives = 0;
+  for (let id = 1; id <= pc.count; id++) {
+    let hit = false;
+    for (let n = 0; n < pc.labels.length && !hit; n++) if (pc.labels[n] === id && truth[n]) hit = true;
+    if (!hit) falsePositives++;
+  }
+  return { lesions, falsePositives };
+}
+
+async function evaluate(network: Network, cases: GeneratedCase[], what: string): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const [n, c] of cases.entries()) {
+    const t0 = performance.now();
+    const { mask } = await segmentVolume(c.scan, network as Parameters<typeof segmentVolume>[1], DEFAULT_COPLENET_PIPELINE, { batchSize: 4, keepProbabilities: false });
+    const truth = c.truth.data as Uint8Array;
+    const grid = { dims: c.scan.dims, spacing: c.scan.spacing };
+    const m = compareMasks(mask, truth, grid);
+    const { lesions, falsePositives } = lesionBreakdown(mask, truth, c.scan.dims, c.scan.spacing);
+    results.push({
+      id: `test_${String(n).padStart(3, '0')}`,
+      seed: c.seed,
+      lesions: lesions.length,
+      truthMl: m.volumeGtMl,
+      predMl: m.volumePredMl,
+      dice: m.dice,
+      hd95: m.hausdorff95,
+      falsePositiveComponents: falsePositives,
+      perLesion: lesions,
+      seconds: (performance.now() - t0) / 1000,
+    });
+    const r = results[results.length - 1];
+    log(`[${what}] ${r.id}: ${r.lesions} lesions, truth ${fmt(r.truthMl, 1)} mL, pred ${fmt(r.predMl, 1)} mL, Dice ${fmt(r.dice)}, HD95 ${fmt(r.hd95, 1)} mm, ${r.falsePositiveComponents} FP components (${fmt(r.seconds, 1)} s)`);
+  }
+  return results;
+}
+
+/** Mean Dice over the cases that have lesions (Dice is undefined without any). */
+function meanDice(rs: CaseResult[]): number {
+  const withLesions = rs.filter((r) => r.truthMl > 0);
+  return withLesions.reduce((s, r) => s + r.dice, 0) / Math.max(withLesions.length, 1);
+}
+
+function binTable(rs: CaseResult[]): { bin: string; lesions: number; detected: number; meanDice: number }[] {
+  const all = rs.flatMap((r) => r.perLesion);
+  return SIZE_BINS.map(([bin, lo, hi]) => {
+    const ls = all.filter((l) => l.diameterMm >= lo && l.diameterMm < hi);
+    return { bin, lesions: ls.length, detected: ls.filter((l) => l.detected).length, meanDice: ls.reduce((s, l) => s + l.dice, 0) / Math.max(ls.length, 1) };
+  });
+}
+
+runCli(async () => {
+  const t0 = performance.now();
+  const v = parse();
+  const cases = int('cases', v.cases, 1, 10000);
+  const steps = int('steps', v.steps, 1, 10_000_000);
+  const seed = int('seed', v.seed, 0, 4294967295);
+  if (!v.out) throw new Error(`--out is required; ${USAGE}`);
+  const backendName = v.backend as BackendName;
+  if (!['wasm', 'webgpu', 'cpu'].includes(backendName)) throw new Error(`--backend must be wasm, webgpu or cpu, got "${v.backend}"`);
+  const features = numbers('features', v.features!, 5).map(Math.round);
+  const labelSource = parseLabelSource(v.labels!);
+  const batch = int('batch', v.batch, 1, 256);
+  const patch = int('patch', v.patch, 16, 1024);
+  if (patch % 16) throw new Error(`--patch must be a multiple of 16 (COPLE-Net's size divisor), got ${patch}`);
+  const lr = numbers('lr', v.lr!, 1)[0];
+  const size = numbers('size', v.size!, 3) as [number, number, number];
+  const spacing = numbers('spacing', v.spacing!, 3) as [number, number, number];
+  const testCases = int('test-cases', v['test-cases'], 1, 1000);
+  const valCases = int('val-cases', v['val-cases'], 0, 1000);
+  const timeLimit = v['time-limit'] ? numbers('time-limit', v['time-limit'], 1)[0] * 60 : Infinity;
+
+  // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
+  (globalThis as { __dirname?: string }).__dirname ??= join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+  const backend = await initBackend([backendName]);
+  if (backend.name === 'wasm') registerWasmTrainingKernels();
+  log(`backend ${backend.name}${backend.notes.length ? ` (${backend.notes.join('; ')})` : ''}`);
+
+  // Data: training, validation (monitoring) and test (final evaluation) phantoms from separate seed streams.
+  const needObservers = labelSource.kind !== 'truth';
+  const phantom = { size, spacing, observers: needObservers ? DEFAULT_PROFILES : [] };
+  const gen = (stream: string, count: number) => Array.from({ length: count }, (_, n) => generateCase(phantom, deriveSeed(seed, stream, n)));
+  const tData = performance.now();
+  const train = gen('train', cases);
+  const val = gen('val', valCases);
+  const test = gen('test', testCases);
+  const toScan = (c: GeneratedCase, id: string): AnnotatedScan => ({ id, image: c.scan, truth: c.truth.data as Uint8Array, observers: c.observers.map((o) => ({ name: o.name, mask: o.mask.data as Uint8Array })) });
+  const prepared = prepareCases(casesFromScans(train.map((c, n) => toScan(c, `train_${n}`)), labelSource));
+  const validation = validationSlices(prepareCases(casesFromScans(val.map((c, n) => toScan(c, `val_${n}`)), { kind: 'truth' })), { maxSlicesPerCase: 12 });
+  const lesionCount = train.reduce((s, c) => s + c.lesions.length, 0);
+  log(`data: ${cases} training phantoms (${lesionCount} lesions), ${valCases} validation, ${testCases} test, ${size.join('×')} at ${spacing.join('×')} mm, labels ${v.labels} (${((performance.now() - tData) / 1000).toFixed(1)} s)`);
+
+  const config: TrainerConfig = {
+    model: { kind: 'coplenet', features, seed },
+    loss: { kind: 'dicece' },
+    optimizer: { kind: 'adam', schedule: { kind: 'cosine', lr, totalSteps: steps, minLr: lr / 50 } },
+    steps,
+    patches: { patchSize: patch, batchSize: batch, pos: 1, neg: 1 },
+    seed,
+    validateEvery: Math.max(1, Math.round(steps / 10)),
+    checkpointEvery: 25,
+  };
+  const store = new NodeCheckpointStore(v.checkpoint!);
+  const key = `coplenet-seed${seed}`;
+  const onStep = (s: StepInfo) => {
+    const elapsed = (performance.now() - t0) / 1000;
+    log(`step ${s.step}/${steps} loss ${fmt(s.loss, 4)} lr ${s.lr.toExponential(2)} ${fmt(s.stepsPerSec, 3)} step/s${s.valDice !== undefined ? ` val Dice ${fmt(s.valDice)}` : ''} (${fmt(elapsed / 60, 1)} min)`);
+    if (elapsed > timeLimit && trainer.state === 'running') {
+      log(`time limit reached after ${s.step} steps: stopping`);
+      trainer.cancel();
+    }
+  };
+  const data = { train: prepared, validation, store, key, onStep };
+  const saved = v.resume ? await store.load(key) : null;
+  const trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(config, data);
+  if (saved) log(`resumed from ${join(v.checkpoint!, key)} at step ${saved.step}`);
+  log(`COPLE-Net (${features.join(', ')}): ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${lr / 50}, Dice+CE, ${batch}×${patch}² patches (pos:neg 1:1), ${steps} steps`);
+  const tTrain = performance.now();
+  const status = await trainer.run();
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+  await trainer.save();
+  log(`training ${status} after ${trainer.step} steps in ${(trainSeconds / 60).toFixed(1)} min`);
+
+  // Evaluation on the held-out phantoms, float32 then float16-rounded weights.
+  const sd32 = await trainer.network.stateDict();
+  const results32 = await evaluate(trainer.network, test, 'float32');
+  const meta = { format: 'pt', model: 'coplenet', features: features.join(','), seed: String(seed), steps: String(trainer.step), labels: v.labels! };
+  const bytes16 = writeSafetensors(sd32, { float16: true, metadata: meta });
+  const net16 = createNetwork('coplenet', { features });
+  net16.loadStateDict(readSafetensors(bytes16, 'float16 weights').stateDict);
+  const results16 = await evaluate(net16, test, 'float16');
+  net16.dispose();
+  const d32 = meanDice(results32);
+  const d16 = meanDice(results16);
+  const useHalf = Math.abs(d16 - d32) <= 0.005;
+  const weights = useHalf ? bytes16 : writeSafetensors(sd32, { metadata: meta });
+  const final = useHalf ? results16 : results32;
+  await mkdir(v.out, { recursive: true });
+  await writeFile(join(v.out, 'coplenet.safetensors'), weights);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const card = modelCard({
+    argv: process.argv.slice(2).join(' '),
+    features,
+    params: trainer.network.parameterCount(),
+    config,
+    status,
+    stepsDone: trainer.step,
+    trainSeconds,
+    wallSeconds,
+    backend: backend.name,
+    cases,
+    valCases,
+    testCases,
+    size,
+    spacing,
+    labels: v.labels!,
+    lesionCount,
+    history: trainer.history,
+    results32,
+    results16,
+    d32,
+    d16,
+    useHalf,
+    bytes: weights.length,
+    final,
+  });
+  await writeFile(join(v.out, 'MODEL_CARD.md'), card);
+  log(`held-out mean Dice float32 ${fmt(d32, 4)}, float16 ${fmt(d16, 4)}; wrote ${join(v.out, 'coplenet.safetensors')} (${useHalf ? 'float16' : 'float32'}, ${(weights.length / 1e6).toFixed(1)} MB) and MODEL_CARD.md; wall time ${(wallSeconds / 60).toFixed(1)} min`);
+  trainer.dispose();
+  tf.disposeVariables();
+});
+
+interface CardInput {
+  argv: string;
+  features: number[];
+  params: number;
+  config: TrainerConfig;
+  status: string;
+  stepsDone: number;
+  trainSeconds: number;
+  wallSeconds: number;
+  backend: string;
+  cases: number;
+  valCases: number;
+  testCases: number;
+  size: number[];
+  spacing: number[];
+  labels: string;
+  lesionCount: number;
+  history: Trainer['history'];
+  results32: CaseResult[];
+  results16: CaseResult[];
+  d32: number;
+  d16: number;
+  useHalf: boolean;
+  bytes: number;
+  final: CaseResult[];
+}
+
+function modelCard(c: CardInput): string {
+  const cpu = cpus();
+  const p = c.config.patches;
+  const val = c.history.filter((h) => h.valDice !== undefined).map((h) => `${h.step}: ${fmt(h.valDice!)}`).join(', ');
+  const lastLosses = c.history.slice(-20);
+  const meanLast = lastLosses.reduce((s, h) => s + h.loss, 0) / Math.max(lastLosses.length, 1);
+  const withLesions = c.final.filter((r) => r.truthMl > 0);
+  // HD95 is undefined (NaN) when the prediction is empty; averaged over the cases where it exists.
+  const hds = withLesions.map((r) => r.hd95).filter(Number.isFinite);
+  const meanHd = hds.reduce((s, h) => s + h, 0) / Math.max(hds.length, 1);
+  const rows = c.final.map((r, n) => `| ${r.id} | ${r.seed} | ${r.lesions} | ${fmt(r.truthMl, 1)} | ${fmt(r.predMl, 1)} | ${fmt(r.dice)} | ${fmt(c.results32[n].dice)} | ${fmt(r.hd95, 1)} | ${r.falsePositiveComponents} |`);
+  const bins = binTable(c.final).map((b) => `| ${b.bin} | ${b.lesions} | ${b.detected} (${b.lesions ? Math.round((100 * b.detected) / b.lesions) : 0} %) | ${b.lesions ? fmt(b.meanDice) : '–'} |`);
+  return `# COPLE-Net default weights (\`coplenet.safetensors\`)
+
+The project's own COPLE-Net weights, trained from scratch **on synthetic chest CT phantoms only**
+(src/engine/synth), so that the app segments something without a download. They are not trained on
+patient data and are not a medical device: on real CT expect far worse results than below; use the
+authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fine-tune for real scans.
+
+## Model
+- MONAI research-contributions COPLE-Net (spec §1), features (${c.features.join(', ')}), bilinear
+  upsampling, 1 input channel, 2 classes (background, lesion); ${c.params.toLocaleString('en-US')} trainable parameters.
+- File: safetensors, PyTorch state-dict keys and layout (MONAI 0.2.0 names), ${c.useHalf ? 'float16' : 'float32'} storage (${(c.bytes / 1e6).toFixed(1)} MB).
+  float16 is used when the held-out mean Dice stays within 0.005 of float32: float32 ${fmt(c.d32, 4)}, float16 ${fmt(c.d16, 4)}.
+- Input: the default COPLE-Net inference pipeline (src/engine/inference/pipeline.ts): lung crop + 10 mm,
+  HU window [−1400, 100] → [0, 1] (clipped), SPL orientation, axial slices padded to a multiple of 32.
+
+## Data recipe
+- ${c.cases} training phantoms (${c.lesionCount} lesions), ${c.valCases} validation phantoms (monitoring only),
+  ${c.testCases} test phantoms (held out): \`generateCase({ size: [${c.size.join(', ')}], spacing: [${c.spacing.join(', ')}] }, deriveSeed(seed, 'train' | 'val' | 'test', n))\`,
+  default phantom options otherwise (lesions: none with p 0.1, 1–6 per case, equivalent radius 2–30 mm, 60 % ground glass,
+  15 % consolidation, 25 % mixed).
+- Training labels: \`${c.labels}\`.
+- Patches: ${p.batchSize} × ${p.patchSize}×${p.patchSize} per update from the lung-cropped, windowed axial slices,
+  RandCropByPosNegLabel centres (pos:neg ${p.pos}:${p.neg}); augmentation: random flips (each axis, p 0.5), rot90 (p 0.5),
+  intensity scale ±10 % and shift ±0.05 (p 0.5 each), Gaussian noise σ ≤ 0.02 (p 0.3).
+
+## Training
+- Command: \`npm run train:default -- ${c.argv}\`; seed ${c.config.seed} (network initialisation, batches, dropout).
+- Loss: Dice (softmax, foreground) + cross-entropy. Optimizer: Adam (β 0.9/0.999, ε 1e-8), lr ${c.config.optimizer.schedule.lr}
+  with cosine decay to ${(c.config.optimizer.schedule as { minLr?: number }).minLr} over ${c.config.steps} steps; BatchNorm in training mode; dropout as in MONAI's defaults.
+- Run: ${c.status} after ${c.stepsDone} of ${c.config.steps} steps; mean loss of the last 20 steps ${fmt(meanLast, 4)}.
+- Validation Dice (pooled, eval mode, 12 slices per validation phantom) by step: ${val || 'none'}.
+- Time: training ${(c.trainSeconds / 60).toFixed(1)} min (${fmt(c.stepsDone / c.trainSeconds, 3)} steps/s), whole command ${(c.wallSeconds / 60).toFixed(1)} min.
+- Hardware: ${cpu.length} × ${cpu[0]?.model ?? 'CPU'} (shared with other jobs), Node ${process.version}, TF.js ${tf.version_core} backend \`${c.backend}\`${c.backend === 'wasm' ? ' (single-threaded SIMD in Node; training kernels from src/engine/tf/wasm-kernels.ts)' : ''}.
+
+## Held-out evaluation (${c.testCases} test phantoms, against the exact lesion masks)
+Full inference path (\`segmentVolume\` with the default pipeline, argmax). Dice and HD95 (mm, 95th percentile
+of symmetric surface distances) from \`compareMasks\` on the scan grid; mean over cases with lesions:
+**Dice ${fmt(meanDice(c.final), 4)}** over ${withLesions.length} cases, HD95 ${fmt(meanHd, 1)} mm over the ${hds.length} cases with a non-empty prediction (${c.useHalf ? 'float16' : 'float32'} weights).
+
+| case | seed | lesions | truth mL | pred mL | Dice | Dice (float32) | HD95 mm | FP components |
+|---|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+By lesion size (true lesions = 6-connected components of the truth, so touching lesions count as one;
+size = equivalent-sphere diameter; detected = at least one predicted voxel on it; lesion Dice = the
+prediction in the lesion's box grown by 2 voxels / 1 slice, other lesions excluded):
+
+| size | lesions | detected | mean lesion Dice |
+|---|---|---|---|
+${bins.join('\n')}
+
+## Limits
+- Synthetic data only (analytic anatomy, simulated partial volume and noise); no claim about real CT.
+- One training run, one seed; no hyper-parameter search. Numbers above are from this run's log.
+`;
+}
