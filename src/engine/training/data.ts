@@ -367,11 +367,11 @@ export interface ValidationSlices {
 export interface ValidationOptions {
   /** At most this many slices per case, evenly spaced over the lung crop's slices. Default all. */
   maxSlicesPerCase?: number;
-  /** Pad height and width up to a multiple of this (MONAI demo: 32). Default 32. */
+  /** Pad height and width up to a multiple of this (the inference pipeline's DivisiblePadd: 32). Default 32. */
   divisor?: number;
 }
 
-/** Validation slices of held-out cases, padded circularly (the MONAI demo's `padding_mode="circular"`) to `divisor`. */
+/** Validation slices of held-out cases, padded symmetrically by reflection to `divisor` (as the default inference pipeline). */
 export function validationSlices(cases: readonly PreparedCase[], opts: ValidationOptions = {}): ValidationSlices[] {
   const divisor = opts.divisor ?? 32;
   return cases.map((c) => {
@@ -386,7 +386,7 @@ export function validationSlices(cases: readonly PreparedCase[], opts: Validatio
     const labels = new Uint8Array(count * h * w);
     const img = asImage(c.image, [w, h, d]);
     ks.forEach((k, n) => {
-      const slab = cropPad(img, [k, -top, -left], [k + 1, H - top, W - left], 'wrap');
+      const slab = cropPad(img, [k, -top, -left], [k + 1, H - top, W - left], 'reflect');
       images.set(slab.data as Float32Array, n * H * W);
       labels.set(c.label.subarray(k * h * w, (k + 1) * h * w), n * h * w);
     });

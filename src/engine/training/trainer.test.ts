@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../random';
 import { registerWasmTrainingKernels } from '../tf/wasm-kernels';
 import { MemoryCheckpointStore } from './checkpoint';
-import { PatchSampler, validationSlices, type PatchBatch, type PreparedCase } from './data';
+import { PatchSampler, validationSlices, type PatchBatch } from './data';
+import { squaresCase } from './data.test-util';
 import { learningRateAt, TensorLeakGuard } from './optim';
 import type { Network } from '../../models';
 import { Trainer, validationDice, type TrainerConfig } from './trainer';
@@ -14,28 +14,6 @@ beforeAll(async () => {
   registerWasmTrainingKernels();
   await tf.setBackend('wasm');
 });
-
-/** A trivially learnable task: bright squares (the label) on a noisy darker background. */
-function squaresCase(id: string, seed: number, d = 3, h = 48, w = 48): PreparedCase {
-  const R = new Rng(seed);
-  const image = new Float32Array(d * h * w);
-  const label = new Uint8Array(d * h * w);
-  for (let n = 0; n < image.length; n++) image[n] = 0.3 + R.normal(0, 0.03);
-  for (let k = 0; k < d; k++) {
-    for (let s = 0; s < 3; s++) {
-      const side = 5 + R.int(8);
-      const j0 = R.int(h - side);
-      const i0 = R.int(w - side);
-      for (let j = j0; j < j0 + side; j++)
-        for (let i = i0; i < i0 + side; i++) {
-          const n = (k * h + j) * w + i;
-          image[n] = 0.7 + R.normal(0, 0.03);
-          label[n] = 1;
-        }
-    }
-  }
-  return { id, shape: [d, h, w], image, label, crop: { start: [0, 0, 0], end: [w, h, d], region: 'volume', lungVoxels: 0 } };
-}
 
 const train = [squaresCase('a', 1), squaresCase('b', 2)];
 const held = [squaresCase('v', 3, 2)];
