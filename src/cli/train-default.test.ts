@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../../tests/shared';
+import { readSafetensors } from '../engine/weights';
+import { createNetwork } from '../models';
+
+const tmp = mkdtempSync(join(tmpdir(), 'train-default-'));
+const TINY = ['--features', '4,8,16,32,64', '--patch', '32', '--batch', '2', '--size', '96,96,8', '--spacing', '3.5,3.5,8', '--test-cases', '2', '--val-cases', '1', '--seed', '2'];
+
+/** Through scripts/run-ts.mjs, as `npm run train:default` does (tfjs gradients need the bundle). */
+function train(...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'scripts/run-ts.mjs'), 'src/cli/train-default.ts', ...args], { cwd: ROOT, encoding: 'utf8' });
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('train:default', () => {
+  it('trains, stops at the time limit, resumes from its checkpoint, evaluates, and writes loadable weights and a model card', () => {
+    const out = join(tmp, 'weights');
+    const ckpt = join(tmp, 'ckpt');
+    // A time limit of 0.06 s stops the run after its first step; the checkpoint is saved on the way out.
+    const first = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--time-limit', '0.001', '--backend', 'wasm', ...TINY);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/time limit reached after 1 steps/);
+    expect(first.stdout).toMatch(/training cancelled after 1 steps/);
+
+    const r = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--resume', '--backend', 'wasm', ...TINY);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/resumed from .*coplenet-seed2 at step 1/);
+    expect(r.stdout).toMatch(/step 3\/3 loss/);
+    expect(r.stdout).toMatch(/training finished after 3 steps/);
+    // The two held-out cases are evaluated twice (float32, then float16-rounded weights).
+    expect(r.stdout.match(/^\[float(32|16)\] test_00[01]: \d+ lesions/gm)).toHaveLength(4);
+
+    const bytes = new Uint8Array(readFileSync(join(out, 'coplenet.safetensors')));
+    const { stateDict, metadata } = readSafetensors(bytes, 'coplenet.safetensors');
+    expect(metadata).toMatchObject({ model: 'coplenet', features: '4,8,16,32,64', seed: '2', steps: '3', labels: 'truth' });
+    const net = createNetwork('coplenet', { features: [4, 8, 16, 32, 64] });
+    expect(() => net.loadStateDict(stateDict)).not.toThrow();
+    net.dispose();
+
+    const dice = r.stdout.match(/held-out mean Dice float32 ([\d.]+|NaN), float16 ([\d.]+|NaN); wrote .* \((float16|float32),/);
+    expect(dice).not.toBeNull();
+    const [d32, d16] = [Number(dice![1]), Number(dice![2])];
+    expect(dice![3]).toBe(Math.abs(d16 - d32) <= 0.005 ? 'float16' : 'float32');
+    const card = readFileSync(join(out, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toContain('# COPLE-Net default weights');
+    expect(card).toContain(`float32 ${d32.toFixed(4)}, float16 ${d16.toFixed(4)}`);
+    expect(card).toMatch(/\| test_000 \| \d+ \| \d+ \|/);
+    expect(card).toMatch(/\| 10–20 mm \| \d+ \|/);
+    expect(card).toMatch(/Run: finished after 3 of 3 steps/);
+  });
+
+  it('reports bad arguments in one line', () => {
+    const r = train('--cases', '1', '--steps', '1', '--out', tmp, '--patch', '40');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--patch must be a multiple of 16/);
+    const s = train('--cases', '1', '--steps', '1', '--out', tmp, '--labels', 'consensus');
+    expect(s.status).not.toBe(0);
+    expect(s.stderr).toMatch(/unknown label source "consensus"/);
+  });
+});
