@@ -1,8 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { majorityVote, staple } from '../metrics';
 import { IDENTITY3, type Mat3, type Vec3, type Volume } from '../volume';
 import { casesFromScans, parseLabelSource, PatchSampler, prepareCase, validationSlices, type AnnotatedScan } from './data';
 import { squaresCase } from './data.test-util';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu'); // Rand2DElastic resamples with tfjs
+});
 
 /** A CT volume (i fastest) from a function of the voxel index. */
 function volume(dims: Vec3, f: (i: number, j: number, k: number) => number, direction: Mat3 = IDENTITY3): Volume {
@@ -144,6 +150,21 @@ describe('PatchSampler', () => {
       const sorted = (a: Float32Array) => Array.from(a.subarray(q * 1024, (q + 1) * 1024)).sort((x, y) => x - y);
       expect(sorted(b.images)).toEqual(sorted(p.images));
     }
+  });
+
+  it('elastic deformation (optional) warps image and label together: bilinear image, nearest 0/1 label', async () => {
+    const elastic = { spacing: 8, magnitude: [2, 4] as [number, number], prob: 1 };
+    const off = { flipProb: 0, rot90Prob: 0, intensityScale: 0, intensityShift: 0, noiseStd: 0 };
+    const s = new PatchSampler(cases, { patchSize: 32, batchSize: 4, augment: { ...off, elastic }, seed: 2 });
+    const p = new PatchSampler(cases, { patchSize: 32, batchSize: 4, augment: { ...off }, seed: 2 });
+    const b = await s.batch(3);
+    const q = await p.batch(3);
+    expect(b.images).not.toEqual(q.images);
+    expect(b.labels).not.toEqual(q.labels);
+    // Bilinear blurs the squares' edges only: nearly every pixel still has label = image > 0.5.
+    let agree = 0;
+    for (let n = 0; n < b.images.length; n++) if (b.labels[n] === (b.images[n] > 0.5 ? 1 : 0)) agree++;
+    expect(agree / b.images.length).toBeGreaterThan(0.97);
   });
 
   it('rejects bad options with an InputError', () => {
