@@ -106,3 +106,12 @@ export async function segment(volume: Volume, onProgress: (fraction: number, mes
 export function cancelSegment(): void {
   running?.abort();
 }
+
+export function currentModel(): ModelInfo | null {
+  return model;
+}
+
+/** The weights file the current model was loaded from. */
+export function currentWeights(): { name: string; bytes: Uint8Array } | null {
+  return modelWeights;
+}

@@ -17,6 +17,7 @@ import { isDicom, scanDicom } from '../io/dicom/series';
 import { generateCase } from '../synth/dataset';
 import type { Volume } from '../volume';
 import * as compute from './compute';
+import * as finetune from './finetune';
 
 interface Current {
   grid: Grid;
@@ -70,6 +71,15 @@ export const engineApi = {
   previewPipeline: compute.previewPipeline,
   segment: compute.segment,
   cancelSegment: async () => compute.cancelSegment(),
+
+  hasFineTuneCheckpoint: finetune.hasCheckpoint,
+  startFineTune: finetune.startFineTune,
+  pauseFineTune: async () => finetune.pauseFineTune(),
+  resumeFineTune: async () => finetune.resumeFineTune(),
+  cancelFineTune: async () => finetune.cancelFineTune(),
+  fineTunedWeights: finetune.fineTunedWeights,
+  applyFineTuned: finetune.applyFineTuned,
+  discardFineTune: finetune.discardFineTune,
 
   /** Fills the inside of closed outlines on axial slice k. */
   async fillHoles(data: Uint8Array, k: number): Promise<{ data: Uint8Array; filled: number }> {
