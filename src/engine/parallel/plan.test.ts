@@ -7,11 +7,11 @@ import type { LayerProfile, NetworkProfile } from './profile';
 
 /**
  * Six layers, one long skip (namespace 0: stashed by layer 1, popped by layer 4), 1-sample profile,
- * network input 100 bytes. Columns: in, out, latent, peak, largest, params, buffers.
+ * network input 100 bytes. Columns: in, out, latent, peak, largest, params, buffers, trainPeak.
  */
 function layer(index: number, name: string, v: number[], extra: Partial<LayerProfile> = {}): LayerProfile {
-  const [inputBytes, outputBytes, latentBytes, peakBytes, largestTensorBytes, paramBytes, bufferBytes] = v;
-  return { index, name, type: 'x', outputShape: [], inputBytes, outputBytes, latentBytes, peakBytes, largestTensorBytes, stashedBytes: 0, stashAliveBytes: 0, paramBytes, bufferBytes, forwardMs: 0, ...extra };
+  const [inputBytes, outputBytes, latentBytes, peakBytes, largestTensorBytes, paramBytes, bufferBytes, trainPeakBytes] = v;
+  return { index, name, type: 'x', outputShape: [], inputBytes, outputBytes, latentBytes, peakBytes, largestTensorBytes, stashedBytes: 0, stashAliveBytes: 0, paramBytes, bufferBytes, trainPeakBytes, forwardMs: 0, ...extra };
 }
 const PROFILE: NetworkProfile = {
   network: 'toy',
@@ -20,12 +20,12 @@ const PROFILE: NetworkProfile = {
   inputBytes: 100,
   training: false,
   layers: [
-    layer(0, 'a', [100, 200, 400, 400, 200, 40, 0]),
-    layer(1, 's', [200, 200, 0, 0, 200, 0, 0], { stashes: 0, stashedBytes: 200 }),
-    layer(2, 'b', [200, 50, 150, 160, 60, 400, 0]),
-    layer(3, 'c', [50, 50, 100, 400, 50, 800, 0]),
-    layer(4, 'p', [50, 250, 250, 250, 250, 0, 0], { pops: 0 }),
-    layer(5, 'd', [250, 100, 100, 100, 100, 20, 8]),
+    layer(0, 'a', [100, 200, 400, 400, 200, 40, 0, 800]),
+    layer(1, 's', [200, 200, 0, 0, 200, 0, 0, 0], { stashes: 0, stashedBytes: 200 }),
+    layer(2, 'b', [200, 50, 150, 160, 60, 400, 0, 300]),
+    layer(3, 'c', [50, 50, 100, 400, 50, 800, 0, 250]),
+    layer(4, 'p', [50, 250, 250, 250, 250, 0, 0, 500], { pops: 0 }),
+    layer(5, 'd', [250, 100, 100, 100, 100, 20, 8, 200]),
   ],
 };
 
@@ -34,12 +34,13 @@ const PROFILE: NetworkProfile = {
 // its own stage and its pop): layer 3 of a stage without the stash needs 450.
 describe('planPipeline, inference on one device', () => {
   it('K = 1 fits when the budget holds the whole network: params 1268 + max working set 650', () => {
+    // wholeBytes is Network.apply in one tidy: params + input + Σ latent = 1268 + 100 + 1000.
     const plan = planPipeline(PROFILE, { mode: 'inference', stageBudgetBytes: 2000 });
     expect(plan.balance).toEqual([6]);
     expect(plan.stages[0]).toMatchObject({ from: 0, to: 6, paramBytes: 1268, activationBytes: 650, bytes: 1918, fits: true });
     expect(plan.parkSkips).toBe(false);
     expect(plan.crossing).toEqual([]);
-    expect(plan.wholeBytes).toBe(1918);
+    expect(plan.wholeBytes).toBe(2368);
     expect(plan.fits).toBe(true);
   });
 
@@ -89,31 +90,33 @@ describe('planPipeline, inference on one device', () => {
 
 // Training, batch 2 in M = 2 micro-batches (s = 1), Adam (4 copies of the parameters).
 // sizes latent + 4·params = [560, 0, 1750, 3300, 250, 180] -> [3, 3].
-// Stage 0: params 440·4 = 1760; checkpoints 2·100; recompute (400+0+150) + 2·200 = 950 -> 2910.
-// Stage 1: params 820·4 + 8 = 3288; checkpoints 2·(50 + 200 skip); recompute (100+250+100) + 2·250 = 950 -> 4738.
+// Stage 0: params 440·4 = 1760; checkpoints 2·100; recompute Σ trainPeak 800+0+300 -> 3060.
+// Stage 1: params 820·4 + 8 = 3288; checkpoints 2·(50 + 200 skip); recompute 250+500+200 -> 4738.
 describe('planPipeline, training (GPipe, checkpointing)', () => {
-  it('one device: K = 1 (6748) is over 5000, K = 2 fits', () => {
+  it('one device: K = 1 (5048 + 200 + 2050) is over 5000, K = 2 fits', () => {
     const plan = planPipeline(PROFILE, { mode: 'training', batch: 2, microBatches: 2, optimizer: 'adam', stageBudgetBytes: 5000 });
     expect(plan.sizes).toEqual([560, 0, 1750, 3300, 250, 180]);
     expect(plan.balance).toEqual([3, 3]);
     expect(plan.stages.map((s) => [s.paramBytes, s.checkpointBytes, s.activationBytes, s.bytes])).toEqual([
-      [1760, 200, 1150, 2910],
+      [1760, 200, 1300, 3060],
       [3288, 500, 1450, 4738],
     ]);
-    expect(plan.singleDeviceBytes).toBe(5048 + 700 + 950);
-    expect(plan.wholeBytes).toBe(5048 + 2 * (100 + 1000 + 500));
+    expect(plan.singleDeviceBytes).toBe(5048 + 700 + 1100);
+    expect(plan.wholeBytes).toBe(5048 + 2 * (100 + 2050));
     const one = planPipeline(PROFILE, { mode: 'training', batch: 2, microBatches: 2, stageBudgetBytes: 1e9 });
-    expect(one.stages.map((s) => s.bytes)).toEqual([5048 + 200 + 1500]);
+    expect(one.stages.map((s) => s.bytes)).toEqual([5048 + 200 + 2050]);
+    const untrained = { ...PROFILE, layers: PROFILE.layers.map((l) => ({ ...l, trainPeakBytes: undefined })) };
+    expect(() => planPipeline(untrained, { mode: 'training' })).toThrow(/training: true/);
   });
 
   it('several devices: one stage each, checked against each device', () => {
     const devices = [
-      { name: 'gpu0', memoryBytes: 3000 },
+      { name: 'gpu0', memoryBytes: 3100 },
       { name: 'gpu1', memoryBytes: 4700 },
     ];
     const plan = planPipeline(PROFILE, { mode: 'training', batch: 2, microBatches: 2, devices });
     expect(plan.stages.map((s) => [s.device, s.bytes, s.budgetBytes, s.fits])).toEqual([
-      ['gpu0', 2910, 3000, true],
+      ['gpu0', 3060, 3100, true],
       ['gpu1', 4738, 4700, false],
     ]);
     expect(plan.problems).toEqual(['stage 1 (c … d) needs 4738 bytes, over its budget of 4700']);

@@ -8,8 +8,8 @@
  * (size_l = latent_l·(micro-batch/profiled batch) + param_bytes_l·param_scale) through its block
  * partition; where that gives an empty stage or never ends, the min-max partition of the same sizes.
  *
- * Memory model (bytes; s = micro-batch size / profiled batch; per layer l: in, out, latent, peak as
- * in profile.ts):
+ * Memory model (bytes; s = micro-batch size / profiled batch; per layer l: in, out, latent, peak,
+ * trainPeak as measured in profile.ts):
  * - Inference, stage j: params_j + max over its layers of s·(in_l + peak_l + skips resident during l),
  *   plus, in the last stage, the outputs of earlier micro-batches. Resident skips: every stashed,
  *   not yet popped skip; parked: only the ones stashed in this stage, and the one being popped
@@ -17,11 +17,14 @@
  *   device K only splits the parameters; parking is what shrinks the activations.
  * - Training (GPipe with checkpointing): params_j·(copies: weights + gradients, + 2 Adam moments or
  *   1 SGD momentum) + buffers + M·s·(stage input + crossing skips popped here: the checkpoints kept
- *   from the forward pass) + s·(Σ latent of its layers + 2·max output: the recomputed forward of
- *   one micro-batch on the tape, plus the incoming and outgoing gradient).
+ *   from the forward pass) + s·Σ trainPeak_l over its layers (the recomputed forward of one
+ *   micro-batch on the tape, plus the gradients, which TF.js keeps until the stage's backward ends).
  * - `singleDeviceBytes`: every stage on one device, run in turn (all parameters resident).
- *   `wholeBytes`: the unpartitioned network on the whole mini-batch (training: no checkpointing).
+ * - `wholeBytes`: the unpartitioned network as `Network.apply` / `tf.variableGrads` run it: inference
+ *   in one tidy (every intermediate alive until the end): params + b·(input + Σ latent); training on
+ *   the whole mini-batch, one tape: params·copies + b·(input + Σ trainPeak), b = batch / profiled batch.
  * The largest single tensor (s·largestTensorBytes) must fit `maxBufferBytes` whatever K is.
+ * Training plans need a profile measured with `training: true` (trainPeakBytes).
  */
 import { BlockPartitionCycleError, balanceBySize, layerSizes, minMaxPartition } from './partition';
 import type { LayerProfile, NetworkProfile } from './profile';
@@ -163,6 +166,11 @@ export interface StageMemory {
   largestTensorBytes: number;
 }
 
+function trainPeak(l: LayerProfile): number {
+  if (l.trainPeakBytes === undefined) throw new Error(`training plans need a profile measured with training: true (${l.name} has no trainPeakBytes)`);
+  return l.trainPeakBytes;
+}
+
 /** Memory of each stage (see the header for the model). */
 export function stageMemory(profile: NetworkProfile, stages: readonly Stage[], opts: PlanOptions): StageMemory[] {
   const { layers } = profile;
@@ -179,7 +187,7 @@ export function stageMemory(profile: NetworkProfile, stages: readonly Stage[], o
     if (opts.mode === 'training') {
       const stageInput = st.from === 0 ? profile.inputBytes : layers[st.from - 1].outputBytes;
       const portals = routes.filter((r) => r.crosses && r.popStage === j).reduce((n, r) => n + r.bytes, 0);
-      const recompute = own.reduce((n, l) => n + l.latentBytes, 0) + 2 * Math.max(...own.map((l) => l.outputBytes));
+      const recompute = own.reduce((n, l) => n + trainPeak(l), 0);
       const checkpointBytes = m * s * (stageInput + portals);
       const activationBytes = checkpointBytes + s * recompute;
       return { paramBytes, activationBytes, parkedActivationBytes: activationBytes, checkpointBytes, largestTensorBytes };
@@ -302,11 +310,10 @@ export function planPipeline(profile: NetworkProfile, opts: PlanOptions): Pipeli
     const checkpoints = stages.reduce((a, st) => a + st.checkpointBytes, 0);
     singleDeviceBytes = totalParams + checkpoints + Math.max(...stages.map((st) => st.activationBytes - st.checkpointBytes));
     const { layers } = profile;
-    wholeBytes = totalParams + full * (profile.inputBytes + layers.reduce((a, l) => a + l.latentBytes, 0) + 2 * Math.max(...layers.map((l) => l.outputBytes)));
+    wholeBytes = totalParams + full * (profile.inputBytes + layers.reduce((a, l) => a + trainPeak(l), 0));
   } else {
     singleDeviceBytes = totalParams + Math.max(...stages.map(activation));
-    const whole = stageMemory(profile, [{ from: 0, to: n }], { ...opts, microBatches: 1 })[0];
-    wholeBytes = whole.paramBytes + whole.activationBytes;
+    wholeBytes = totalParams + full * (profile.inputBytes + profile.layers.reduce((a, l) => a + l.latentBytes, 0));
   }
 
   return {

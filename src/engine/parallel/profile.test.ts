@@ -41,6 +41,7 @@ describe('profileLayers', () => {
       expect(l.largestTensorBytes).toBeGreaterThanOrEqual(l.outputBytes);
       expect(l.forwardMs).toBeGreaterThanOrEqual(0);
       expect(l.trainMs).toBeUndefined();
+      expect(l.trainPeakBytes).toBeUndefined();
     }
     expect(L[1]).toMatchObject({ paramBytes: 2 * 2 * 4, bufferBytes: (2 * 2 + 1) * 4 });
     net.dispose();
@@ -61,6 +62,9 @@ describe('profileLayers', () => {
     expect(tf.memory().numTensors).toBe(tensors);
     expect(p.batch).toBe(2);
     expect(p.layers.every((l) => l.trainMs !== undefined && l.trainMs >= 0)).toBe(true);
+    // Forward + backward holds at least the forward's tape, and for the output convolution more (its gradients).
+    for (const l of p.layers) expect(l.trainPeakBytes!, l.name).toBeGreaterThanOrEqual(l.latentBytes);
+    expect(p.layers[29].trainPeakBytes!).toBeGreaterThan(p.layers[29].latentBytes + p.layers[29].inputBytes);
     const after = await net.stateDict();
     for (const [key, t] of before) expect(Array.from(after.get(key)!.data as Float32Array, Number), key).toEqual(Array.from(t.data as Float32Array, Number));
     net.dispose();

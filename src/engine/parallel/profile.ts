@@ -10,6 +10,7 @@
  *   kernel frees temporaries).
  * - `largestTensorBytes`: the largest tensor any kernel of the layer outputs; on WebGPU each tensor
  *   is one buffer, so it must fit the adapter's maxBufferSize / maxStorageBufferBindingSize.
+ * - `trainPeakBytes` (with `training`): the same peak for the layer's forward + backward.
  * Time is the median of a few runs of the forward (and, with `training`, forward + backward).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -37,8 +38,14 @@ export interface LayerProfile {
   paramBytes: number;
   /** Non-trainable state (BatchNorm running statistics), bytes. */
   bufferBytes: number;
+  /**
+   * With `training`: the most bytes alive during the layer's forward + backward (gradients of its
+   * input(s) and parameters) above its start: its tape plus the gradient tensors, which TF.js frees
+   * only when the whole backward pass ends.
+   */
+  trainPeakBytes?: number;
   forwardMs: number;
-  /** Forward + backward (gradients for the layer's input(s) and parameters); only with `training`. */
+  /** Forward + backward time; only with `training`. */
   trainMs?: number;
 }
 
@@ -132,6 +139,11 @@ export async function profileLayers(net: UNetPipe, inputShape: readonly number[]
           bufferBytes: vars.filter(([, p]) => !p.trainable).reduce((n, [, p]) => n + p.variable.size * BYTES, 0),
           forwardMs: 0,
         };
+        if (training) {
+          const start = tf.memory().numBytes;
+          const step = await tf.profile(() => trainStep(net, index, x, before, mode));
+          profile.trainPeakBytes = Math.max(0, ...step.kernels.map((k) => k.totalBytesSnapshot - start));
+        }
         if (runs > 0) {
           profile.forwardMs = median(Array.from({ length: runs }, () => timeForward(net, index, x, before, mode)));
           if (training) profile.trainMs = median(Array.from({ length: runs }, () => timeTrain(net, index, x, before, mode)));
@@ -157,13 +169,18 @@ function timeForward(net: UNetPipe, index: number, x: tf.Tensor, stash: SkipStas
   return performance.now() - t0;
 }
 
-function timeTrain(net: UNetPipe, index: number, x: tf.Tensor, stash: SkipStash, mode: { training: boolean }): number {
+/** One forward + backward of layer `index` (gradients of its inputs and parameters), everything freed. */
+function trainStep(net: UNetPipe, index: number, x: tf.Tensor, stash: SkipStash, mode: { training: boolean }): void {
   const layer = net.layers[index];
   const xs = [x, ...(layer.pops !== undefined ? [stash.get(layer.pops)!] : []), ...net.layerVariables(index, index + 1)];
-  const t0 = performance.now();
   tf.tidy(() => {
     const { grads } = tf.engine().gradients(() => tf.sum(layer.forward(x, new Map(stash), mode)) as tf.Scalar, xs, undefined, true);
     for (const g of grads) g?.dataSync();
   });
+}
+
+function timeTrain(net: UNetPipe, index: number, x: tf.Tensor, stash: SkipStash, mode: { training: boolean }): number {
+  const t0 = performance.now();
+  trainStep(net, index, x, stash, mode);
   return performance.now() - t0;
 }
