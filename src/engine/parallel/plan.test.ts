@@ -120,6 +120,10 @@ describe('planPipeline, training (GPipe, checkpointing)', () => {
       ['gpu1', 4738, 4700, false],
     ]);
     expect(plan.problems).toEqual(['stage 1 (c … d) needs 4738 bytes, over its budget of 4700']);
+    const small = planPipeline(PROFILE, { mode: 'training', batch: 2, microBatches: 2, devices: [{ memoryBytes: 1e9, maxBufferBytes: 200 }, { memoryBytes: 1e9, maxBufferBytes: 200 }] });
+    // s = 1: stage 0's largest tensor is 200 bytes (fits), stage 1's is p's 250.
+    expect(small.stages.map((s) => s.fits)).toEqual([true, false]);
+    expect(small.problems).toEqual(['stage 1 has a 250-byte tensor, over the largest buffer its device allows (200); use a smaller input (sliding window)']);
     expect(() => planPipeline(PROFILE, { mode: 'training', batch: 2, microBatches: 3 })).toThrow(/micro-batches/);
   });
 });

@@ -296,9 +296,15 @@ export function planPipeline(profile: NetworkProfile, opts: PlanOptions): Pipeli
       problems.push(`stage ${st.index} (${st.layers[0]} … ${st.layers[st.layers.length - 1]}) needs ${st.bytes} bytes, over its budget of ${st.budgetBytes}`);
     }
   }
-  const bufferLimit = multi ? Math.min(...devices.map((d) => d.maxBufferBytes ?? Infinity)) : maxBuffer;
-  if (bufferLimit !== undefined && bufferLimit !== Infinity && largestTensorBytes > bufferLimit) {
-    problems.push(`the largest tensor (${largest.name}, ${largestTensorBytes} bytes) exceeds the largest buffer the adapter allows (${bufferLimit}); use a smaller input (sliding window)`);
+  if (multi) {
+    for (const st of stages) {
+      const limit = devices[st.index].maxBufferBytes;
+      if (limit !== undefined && st.largestTensorBytes > limit) {
+        problems.push(`stage ${st.index} has a ${st.largestTensorBytes}-byte tensor, over the largest buffer its device allows (${limit}); use a smaller input (sliding window)`);
+      }
+    }
+  } else if (maxBuffer !== undefined && largestTensorBytes > maxBuffer) {
+    problems.push(`the largest tensor (${largest.name}, ${largestTensorBytes} bytes) exceeds the largest buffer the adapter allows (${maxBuffer}); use a smaller input (sliding window)`);
   }
 
   const totalParams = stages.reduce((a, st) => a + st.paramBytes, 0);
