@@ -7,6 +7,7 @@ import { getViewer } from './viewer-instance';
 import { AnnotationTools } from './components/AnnotationTools';
 import { BusyBar } from './components/BusyBar';
 import { LayersPanel } from './components/LayersPanel';
+import { FineTunePanel } from './components/FineTunePanel';
 import { InferencePanel } from './components/InferencePanel';
 import { ObserversPanel } from './components/ObserversPanel';
 import { PipelinePanel } from './components/PipelinePanel';
@@ -56,6 +57,7 @@ export function App() {
           <LayersPanel />
           <InferencePanel />
           <PipelinePanel />
+          <FineTunePanel />
           <ObserversPanel />
         </aside>
       </main>

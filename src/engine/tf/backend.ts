@@ -22,6 +22,11 @@ export interface BackendInfo {
 export interface InitBackendOptions {
   /** Where the tfjs-backend-wasm .wasm files are served: a URL prefix, or a URL per file name (Node: defaults to the package's dist folder). */
   wasmPaths?: string | Record<string, string>;
+  /**
+   * Allow tfjs-wasm's threaded build (default true). Its pthread workers re-load the main script as a
+   * classic script, which fails inside a bundled module worker; the app's worker turns this off.
+   */
+  wasmThreads?: boolean;
 }
 
 interface AdapterLike {
@@ -74,6 +79,7 @@ export async function initBackend(preferred: readonly BackendName[] = DEFAULT_BA
         const wasm = await import('@tensorflow/tfjs-backend-wasm');
         const paths = options.wasmPaths ?? (isNode ? await nodeWasmDir() : undefined);
         if (paths) wasm.setWasmPaths(paths);
+        if (options.wasmThreads === false) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
       } else {
         await import('@tensorflow/tfjs-backend-cpu');
       }

@@ -72,6 +72,7 @@ export const engineApi = {
   segment: compute.segment,
   cancelSegment: async () => compute.cancelSegment(),
 
+  currentModelInfo: async () => compute.currentModel(),
   hasFineTuneCheckpoint: finetune.hasCheckpoint,
   startFineTune: finetune.startFineTune,
   pauseFineTune: async () => finetune.pauseFineTune(),

@@ -26,7 +26,7 @@ const api: EngineApi = {
     return Comlink.transfer(labels, labels.map((l) => l.data.buffer as ArrayBuffer));
   },
   startBackend(order, options) {
-    return engineApi.startBackend(order, { wasmPaths: WASM_PATHS, ...options });
+    return engineApi.startBackend(order, { wasmPaths: WASM_PATHS, wasmThreads: false, ...options });
   },
   async segment(volume, onProgress) {
     const res = await engineApi.segment(volume, onProgress);
