@@ -120,9 +120,6 @@ async function runCase(nFeat: number, size: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // tfjs-backend-wasm's Node loader reads `__dirname`, which an ESM bundle (scripts/run-ts.mjs) lacks;
-  // the .wasm location itself comes from initBackend's setWasmPaths.
-  (globalThis as { __dirname?: string }).__dirname ??= process.cwd();
   const backend = await initBackend([values.backend as BackendName]);
   if (backend.name === 'wasm') registerWasmTrainingKernels();
   console.log(`backend ${backend.name}; batch ${batch}, ${micro} micro-batches; Adam; BatchNorm in training mode; ${CLASSES} classes`);

@@ -29,7 +29,17 @@ await build({
   external: ['webgpu'],
   outfile,
   logLevel: 'error',
-  banner: { js: "import { createRequire as __createRequire } from 'module'; const require = __createRequire(import.meta.url);" },
+  // CommonJS dependencies in an ESM bundle still expect require, __filename and __dirname.
+  banner: {
+    js: [
+      "import { createRequire as __createRequire } from 'module';",
+      "import { fileURLToPath as __fileURLToPath } from 'url';",
+      "import { dirname as __pathDirname } from 'path';",
+      'const require = __createRequire(import.meta.url);',
+      'const __filename = __fileURLToPath(import.meta.url);',
+      'const __dirname = __pathDirname(__filename);',
+    ].join(' '),
+  },
 });
 const res = spawnSync(process.execPath, [outfile, ...args], { stdio: 'inherit', env: process.env });
 process.exit(res.status ?? 1);
