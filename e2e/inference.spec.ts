@@ -49,3 +49,21 @@ test('the pipeline panel previews each preprocessing step and refuses a bad pipe
   const kept = await page.evaluate(async () => JSON.stringify(await window.__workbench!.engine().currentPipeline()));
   expect(kept).toContain('Orientationd');
 });
+
+test('the LAMP panel profiles a 3D U-Net and splits it into more stages under a smaller budget', async ({ page }) => {
+  await page.goto('/?backend=wasm');
+  await waitForScan(page);
+  const panel = page.getByTestId('lamp-panel');
+  await panel.getByText('LAMP model partitioning').click();
+  await panel.getByLabel('base filters').selectOption('8');
+  await panel.getByLabel('input size (voxels)').fill('32,32,32');
+  await panel.getByLabel('stage budget (MiB)').fill('1000');
+  await panel.getByRole('button', { name: 'Profile and plan' }).click();
+  await expect(panel.getByTestId('lamp-plan')).toContainText('1 stage(s)');
+  await panel.getByLabel('stage budget (MiB)').fill('3');
+  await panel.getByRole('button', { name: 'Profile and plan' }).click();
+  await expect(panel.getByTestId('lamp-plan')).not.toContainText('1 stage(s)');
+  const rows = await panel.locator('tbody tr').count();
+  expect(rows).toBeGreaterThan(1);
+  await expect(panel.locator('tbody tr').last().locator('td').first()).toHaveText(/–29$/);
+});

@@ -6,6 +6,7 @@ import { readFiles } from './engine-client';
 import { getViewer } from './viewer-instance';
 import { AnnotationTools } from './components/AnnotationTools';
 import { BusyBar } from './components/BusyBar';
+import { LampPanel } from './components/LampPanel';
 import { LayersPanel } from './components/LayersPanel';
 import { FineTunePanel } from './components/FineTunePanel';
 import { InferencePanel } from './components/InferencePanel';
@@ -59,6 +60,7 @@ export function App() {
           <PipelinePanel />
           <FineTunePanel />
           <ObserversPanel />
+          <LampPanel />
         </aside>
       </main>
       <Messages />

@@ -18,6 +18,7 @@ import { generateCase } from '../synth/dataset';
 import type { Volume } from '../volume';
 import * as compute from './compute';
 import * as finetune from './finetune';
+import { planLamp } from './lamp';
 
 interface Current {
   grid: Grid;
@@ -73,6 +74,7 @@ export const engineApi = {
   cancelSegment: async () => compute.cancelSegment(),
 
   currentModelInfo: async () => compute.currentModel(),
+  planLamp,
   hasFineTuneCheckpoint: finetune.hasCheckpoint,
   startFineTune: finetune.startFineTune,
   pauseFineTune: async () => finetune.pauseFineTune(),
