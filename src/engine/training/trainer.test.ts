@@ -5,6 +5,7 @@ import { registerWasmTrainingKernels } from '../tf/wasm-kernels';
 import { MemoryCheckpointStore } from './checkpoint';
 import { PatchSampler, validationSlices, type PatchBatch } from './data';
 import { squaresCase } from './data.test-util';
+import { crossEntropyLoss, diceLoss, nrDiceLoss } from './losses';
 import { learningRateAt, TensorLeakGuard } from './optim';
 import type { Network } from '../../models';
 import { Trainer, validationDice, type TrainerConfig } from './trainer';
@@ -186,6 +187,43 @@ describe('Trainer', () => {
     expect(moved.filter((_, i) => i !== BAD).every((m) => m > 0)).toBe(true);
     expect(t.history[BAD].supervisedLoss).toBeGreaterThan(2 * t.history[BAD - 1].supervisedLoss);
     t.dispose();
+  });
+
+  it('computes the configured supervised loss on the batch (dice per patch / pooled, ce, dicece, nrdice)', async () => {
+    const specs: TrainerConfig['loss'][] = [
+      { kind: 'dice' },
+      { kind: 'dice', batch: true },
+      { kind: 'ce' },
+      { kind: 'dicece', lambdaDice: 0.5, lambdaCe: 2, batch: true },
+      { kind: 'nrdice', gamma: 1.2, form: 'pymic' },
+    ];
+    const values: number[] = [];
+    for (const loss of specs) {
+      // Frozen BatchNorm = eval mode: no dropout, so the forward pass can be repeated outside the trainer.
+      const t = await Trainer.create(config({ steps: 1, loss, batchNorm: 'frozen' }), { train });
+      const b = await new PatchSampler(train, { ...config().patches, seed: 5 }).batch(0);
+      const expected = tf.tidy(() => {
+        const logits = t.network.apply(tf.tensor4d(b.images, [4, 32, 32, 1]));
+        const y = tf.oneHot(tf.tensor3d(b.labels, [4, 32, 32], 'int32'), 2);
+        const dice = { softmax: true, includeBackground: false };
+        switch (loss.kind) {
+          case 'dice':
+            return diceLoss(logits, y, { ...dice, batch: loss.batch });
+          case 'ce':
+            return crossEntropyLoss(logits, y);
+          case 'dicece':
+            return tf.add(tf.mul(diceLoss(logits, y, { ...dice, batch: true }), 0.5), tf.mul(crossEntropyLoss(logits, y), 2));
+          case 'nrdice':
+            return nrDiceLoss(logits, y, { gamma: 1.2, form: 'pymic' });
+        }
+      }).dataSync()[0];
+      const info = await t.trainStep();
+      expect(info.supervisedLoss).toBeCloseTo(expected, 5);
+      expect(info.loss).toBe(info.supervisedLoss);
+      values.push(expected);
+      t.dispose();
+    }
+    expect(new Set(values.map((v) => v.toFixed(4))).size).toBe(specs.length); // the options really differ
   });
 
   it('adaptive student: the consistency term counts only samples where the teacher beats the student', async () => {

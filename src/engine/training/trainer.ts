@@ -37,10 +37,15 @@ import {
   type TeacherStep,
 } from './self-ensembling';
 
+/**
+ * Supervised losses (softmax; Dice terms on the lesion channel only). `batch`: one Dice pooled over
+ * the whole batch (MONAI `batch=True`) instead of one per patch — a patch without lesion then no
+ * longer scores ≈ 1 for any faint foreground probability. NR-Dice always pools (PyMIC).
+ */
 export type LossSpec =
-  | { kind: 'dice' }
+  | { kind: 'dice'; batch?: boolean }
   | { kind: 'ce' }
-  | { kind: 'dicece'; lambdaDice?: number; lambdaCe?: number }
+  | { kind: 'dicece'; lambdaDice?: number; lambdaCe?: number; batch?: boolean }
   | { kind: 'nrdice'; gamma?: number; form?: 'paper' | 'pymic' };
 
 export interface SelfEnsemblingConfig {
@@ -347,11 +352,11 @@ export class Trainer {
     const l = this.config.loss;
     switch (l.kind) {
       case 'dice':
-        return diceLoss(logits, y, { softmax: true, includeBackground: false });
+        return diceLoss(logits, y, { softmax: true, includeBackground: false, batch: l.batch });
       case 'ce':
         return crossEntropyLoss(logits, y);
       case 'dicece':
-        return diceCELoss(logits, y, { softmax: true, includeBackground: false, lambdaDice: l.lambdaDice, lambdaCe: l.lambdaCe });
+        return diceCELoss(logits, y, { softmax: true, includeBackground: false, batch: l.batch, lambdaDice: l.lambdaDice, lambdaCe: l.lambdaCe });
       case 'nrdice':
         return nrDiceLoss(logits, y, this.nrDiceOptions());
     }
