@@ -3,7 +3,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readShared } from '../../../tests/shared';
 import { InputError } from './errors';
-import { gunzip, gzip, isGzip } from './gzip';
+import { gunzip, gunzipHead, gzip, isGzip } from './gzip';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const ct = () => readShared('data/real/totalsegmentator/example_ct_dicom_dcm2niix.nii.gz');
@@ -84,5 +84,15 @@ describe('gzip', () => {
       expect(e).toBeInstanceOf(FreshInputError);
       expect((e as Error).message).toMatch(/^half\.gz: corrupt or truncated gzip data/);
     });
+  });
+});
+
+describe('gunzipHead', () => {
+  it('inflates just the first bytes of a real .nii.gz, equal to the start of the whole file', async () => {
+    const bytes = readShared('data/real/totalsegmentator/example_ct.nii.gz');
+    const whole = await gunzip(bytes, 'example_ct.nii.gz');
+    const head = await gunzipHead(bytes, 544);
+    expect(head).toEqual(whole.subarray(0, 544));
+    expect(await gunzipHead(new Uint8Array([1, 2, 3]), 10)).toBeNull();
   });
 });

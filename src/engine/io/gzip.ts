@@ -35,6 +35,39 @@ export async function gunzip(bytes: Uint8Array, fileName: string): Promise<Uint8
 }
 
 /** Deflates into a gzip file (default level). */
+/**
+ * The first `n` bytes (or fewer, if the data is shorter) of a gzip file's content, inflating no more
+ * than that: enough to tell what the file holds without decompressing all of it. null when the
+ * data is not readable gzip.
+ */
+export async function gunzipHead(bytes: Uint8Array, n: number): Promise<Uint8Array | null> {
+  if (!isGzip(bytes)) return null;
+  if (!hasNativeStreams) {
+    try {
+      return fflateGunzip(bytes).subarray(0, n);
+    } catch {
+      return null;
+    }
+  }
+  const reader = new Blob([bytes as BlobPart]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const out = new Uint8Array(n);
+  let got = 0;
+  try {
+    while (got < n) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const take = Math.min(value.length, n - got);
+      out.set(value.subarray(0, take), got);
+      got += take;
+    }
+    return out.subarray(0, got);
+  } catch {
+    return got > 0 ? out.subarray(0, got) : null;
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+}
+
 export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   if (!hasNativeStreams) return fflateGzip(bytes);
   return collect(pump(bytes, new CompressionStream('gzip')), Math.ceil(bytes.length / 2) + 1024);

@@ -5,7 +5,7 @@
 import type { Volume } from '../volume';
 import { isDicom, readDicomSeries, scanDicom, type DicomSeries } from './dicom/series';
 import { InputError } from './errors';
-import { gunzip, isGzip } from './gzip';
+import { gunzipHead, isGzip } from './gzip';
 import type { NamedBytes } from './named-bytes';
 import { isNifti, readNifti } from './nifti';
 import { isNrrd, readNrrd } from './nrrd';
@@ -38,9 +38,9 @@ async function sniff(file: NamedBytes): Promise<'nifti' | 'nrrd' | 'dicom' | 'un
   if (isNrrd(file.bytes)) return 'nrrd';
   if (isNifti(file.bytes)) return 'nifti';
   if (isGzip(file.bytes)) {
-    // Only the header is needed to tell; gunzip of a whole CT is still fast, and readers reuse nothing.
-    const inner = await gunzip(file.bytes, file.name).catch(() => null);
-    if (inner && isNifti(inner)) return 'nifti';
+    // The header tells; inflate only the first bytes (the reader inflates the whole file once).
+    const head = await gunzipHead(file.bytes, 544);
+    if (head && isNifti(head)) return 'nifti';
   }
   return 'unknown';
 }
