@@ -19,32 +19,47 @@ export async function startCompute(): Promise<void> {
   try {
     const info = await engine().startBackend(forced && BACKENDS.includes(forced) ? [forced] : BACKENDS);
     setCompute({ backend: info.name, notes: info.notes, softwareAdapter: info.isSoftwareAdapter });
+    await loadDefaultWeights(true);
   } catch (err) {
     notify('error', `No compute backend: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
-export async function loadWeights(name: string, bytes: Uint8Array): Promise<void> {
+/** Set once the user picks weights, so the default weights arriving later do not replace them. */
+let userChoseWeights = false;
+
+export async function loadWeights(name: string, bytes: Uint8Array, byUser = true): Promise<void> {
+  if (byUser) userChoseWeights = true;
+  else if (userChoseWeights) return;
   const { setModel, notify, setBusy } = useStore.getState();
-  setBusy({ label: `Loading weights ${name}`, progress: null });
+  // The start-up load runs in the background, without taking over the busy bar.
+  if (byUser) setBusy({ label: `Loading weights ${name}`, progress: null });
   try {
     const info = await engine().loadModel('coplenet', Comlink.transfer({ name, bytes }, [bytes.buffer as ArrayBuffer]));
+    // A start-up default load that lost the race to the user's own weights changes nothing.
+    if (!byUser && userChoseWeights) return;
     setModel(info);
     for (const n of info.notices) notify('info', n);
   } catch (err) {
-    notify('error', err instanceof Error ? err.message : String(err));
+    if (byUser || !userChoseWeights) notify('error', err instanceof Error ? err.message : String(err));
   } finally {
-    setBusy(null);
+    if (byUser) setBusy(null);
   }
 }
 
-export async function loadDefaultWeights(): Promise<void> {
+/**
+ * The shipped default weights (trained on synthetic phantoms by the project). `quiet`: at start-up,
+ * say nothing when this build ships none.
+ */
+export async function loadDefaultWeights(quiet = false): Promise<void> {
   const res = await fetch(DEFAULT_WEIGHTS_URL).catch(() => null);
   if (!res?.ok) {
-    useStore.getState().notify('warning', 'No default COPLE-Net weights are shipped with this build: load a .pt or .safetensors file.');
+    if (!quiet) useStore.getState().notify('warning', 'No default COPLE-Net weights are shipped with this build: load a .pt or .safetensors file.');
     return;
   }
-  await loadWeights('coplenet.safetensors (default)', new Uint8Array(await res.arrayBuffer()));
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (quiet && userChoseWeights) return;
+  await loadWeights('default weights (phantoms)', bytes, !quiet);
 }
 
 /** Probabilities as 10 heat bins (0.1 … 1.0); below 0.1 stays transparent. */

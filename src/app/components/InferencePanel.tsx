@@ -25,6 +25,12 @@ export function InferencePanel() {
       <p className="hint" data-testid="model-info">
         {model ? `COPLE-Net ${model.features.join('/')}, ${model.parameters.toLocaleString('en')} parameters, ${model.weights}` : 'No model loaded.'}
       </p>
+      {model?.weights.startsWith('default weights') && (
+        <p className="hint warning-text" data-testid="weights-disclaimer">
+          Default weights were trained by this project on synthetic chest phantoms only, not on patient data. For real scans drop
+          MONAI's <code>coplenet_pretrained_monai_dict.pt</code> (or fine-tune). Not for clinical use.
+        </p>
+      )}
       <div className="row wrap">
         <button onClick={() => loadDefaultWeights()}>Default weights</button>
         <button onClick={() => input.current?.click()}>Weights file…</button>

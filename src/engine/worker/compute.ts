@@ -43,7 +43,11 @@ export function backendInfo(): BackendInfo | null {
 }
 
 /** Builds the network for `kind` and loads the weights (.pt zip or legacy, or .safetensors). */
+let loadGeneration = 0;
+
 export async function loadModel(kind: ModelKind, weights: { name: string; bytes: Uint8Array }): Promise<ModelInfo> {
+  // When loads overlap (default weights arriving while the user drops a file), the last one asked for wins.
+  const generation = ++loadGeneration;
   if (!backend) await startBackend(backendOrder, backendOptions);
   const { stateDict } = readWeights(weights.bytes, weights.name);
   const features = inferFeatures(stateDict, weights.name);
@@ -54,6 +58,10 @@ export async function loadModel(kind: ModelKind, weights: { name: string; bytes:
   } catch (err) {
     next.dispose();
     throw err;
+  }
+  if (generation !== loadGeneration) {
+    next.dispose();
+    throw new Error(`${weights.name}: replaced by a later model load`);
   }
   network?.dispose();
   network = next;
