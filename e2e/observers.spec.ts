@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { waitForScan } from './helpers';
@@ -46,6 +47,15 @@ test('compare observers: Dice matrix, STAPLE, consensus layers and the per-slice
   });
   expect(same).toBe(true);
   await expect(page.getByTestId('slice-dice-plot').locator('canvas')).toHaveCount(1);
+  // The comparison as CSV: one row per ordered pair of the 3 compared layers, Dice as in the matrix.
+  const download = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'CSV', exact: true }).click();
+  const csv = readFileSync(await (await download).path(), 'utf8').trim().split('\n');
+  expect(csv).toHaveLength(1 + 6);
+  const header = csv[0].split(',');
+  const row = csv.find((l) => l.includes(',example_seg,half,'))!.split(',');
+  expect(Number(row[header.indexOf('dice')])).toBeCloseTo(expected, 6);
+  expect(row[header.indexOf('spacing_mm')]).toBe('3x3x3');
 });
 
 test('the phantom sample opens with three observers whose STAPLE consensus is close to the truth', async ({ page }) => {

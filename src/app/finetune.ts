@@ -3,6 +3,7 @@ import * as Comlink from 'comlink';
 import { create } from 'zustand';
 import type { StepInfo } from '../engine/training/trainer';
 import type { FineTuneRequest, FineTuneSummary } from '../engine/worker/finetune';
+import { download } from './download';
 import { engine } from './engine-client';
 import { useStore } from './store';
 
@@ -80,11 +81,5 @@ export async function applyFineTuned(): Promise<void> {
 }
 
 export async function downloadFineTuned(format: 'safetensors' | 'pt'): Promise<void> {
-  const bytes = await engine().fineTunedWeights(format);
-  const url = URL.createObjectURL(new Blob([bytes as BlobPart]));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = format === 'pt' ? 'coplenet_finetuned_monai_dict.pt' : 'coplenet_finetuned.safetensors';
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  download(await engine().fineTunedWeights(format), format === 'pt' ? 'coplenet_finetuned_monai_dict.pt' : 'coplenet_finetuned.safetensors');
 }

@@ -1,5 +1,6 @@
 /** Label-layer actions: new observer, import of label files, export, persistence hooks. */
 import * as Comlink from 'comlink';
+import { download } from './download';
 import { engine, transferFiles } from './engine-client';
 import { loadLayers, saveLayers } from './persistence';
 import { useStore, type LabelLayer } from './store';
@@ -63,15 +64,6 @@ export async function openLabelFiles(files: NamedBytes[], resample = false): Pro
   } finally {
     setBusy(null);
   }
-}
-
-function download(bytes: Uint8Array, fileName: string): void {
-  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = fileName;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');

@@ -1,7 +1,9 @@
 import { useCallback, useMemo, useState } from 'react';
 import type { ObserverComparison } from '../../engine/metrics/observers';
 import type { PairMetrics } from '../../engine/metrics/compare';
+import { comparisonCsv, comparisonJson } from '../../engine/metrics/report';
 import { addDerivedLayer, compareLayers, heatPalette } from '../compare';
+import { download } from '../download';
 import { useStore } from '../store';
 import { getViewer } from '../viewer-instance';
 import { SliceDicePlot } from './SliceDicePlot';
@@ -124,6 +126,11 @@ export function ObserversPanel() {
               </div>
             </>
           )}
+          <div className="row">
+            Export
+            <button onClick={() => download(comparisonCsv(result, { scan: scan.name, spacing: scan.volume.spacing }), 'observer-comparison.csv', 'text/csv')}>CSV</button>
+            <button onClick={() => download(comparisonJson(result, { scan: scan.name, spacing: scan.volume.spacing }), 'observer-comparison.json', 'application/json')}>JSON</button>
+          </div>
           <h4>Dice per slice vs {result.names[result.reference]}</h4>
           <SliceDicePlot series={plotSeries} onPick={jump} />
         </>
