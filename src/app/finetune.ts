@@ -83,3 +83,25 @@ export async function applyFineTuned(): Promise<void> {
 export async function downloadFineTuned(format: 'safetensors' | 'pt'): Promise<void> {
   download(await engine().fineTunedWeights(format), format === 'pt' ? 'coplenet_finetuned_monai_dict.pt' : 'coplenet_finetuned.safetensors');
 }
+
+/** Scan, labels and weights as a MONAI datalist zip, to continue training with PyTorch elsewhere. */
+export async function exportForMonai(): Promise<void> {
+  const { scan, layers, notify } = useStore.getState();
+  if (!scan) return;
+  const chosen = layers.filter((l) => l.kind === 'observer' || l.kind === 'consensus');
+  if (chosen.length === 0) {
+    notify('info', 'Nothing to export: add observer or consensus layers first.');
+    return;
+  }
+  try {
+    const zip = await engine().exportDataset(
+      scan.name,
+      scan.volume,
+      chosen.map((l) => ({ name: l.name, mask: l.data.slice() })),
+      chosen.filter((l) => l.kind === 'consensus').map((l) => l.name),
+    );
+    download(zip, `${scan.name.replace(/[^A-Za-z0-9._-]+/g, '_')}_monai_dataset.zip`, 'application/zip');
+  } catch (err) {
+    notify('error', `Export failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { applyFineTuned, cancelFineTune, DEFAULT_FINETUNE, downloadFineTuned, pauseFineTune, resumeFineTune, startFineTune, useFineTune, type FineTuneOptions } from '../finetune';
+import { applyFineTuned, cancelFineTune, DEFAULT_FINETUNE, downloadFineTuned, exportForMonai, pauseFineTune, resumeFineTune, startFineTune, useFineTune, type FineTuneOptions } from '../finetune';
 import { engine } from '../engine-client';
 import { useStore } from '../store';
 import { TrainingChart } from './TrainingChart';
@@ -111,6 +111,11 @@ export function FineTunePanel() {
           <TrainingChart history={history} />
         </>
       )}
+      <div className="row">
+        <button title="Scan, labels (observers → training, consensus → validation) and weights as a MONAI datalist zip" onClick={exportForMonai}>
+          Export dataset for MONAI…
+        </button>
+      </div>
       {summary && (
         <div data-testid="finetune-summary">
           <p className="hint">

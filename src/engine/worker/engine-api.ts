@@ -19,6 +19,8 @@ import type { Volume } from '../volume';
 import * as compute from './compute';
 import * as finetune from './finetune';
 import { planLamp } from './lamp';
+import { exportDataset } from '../training/export';
+import { readWeights, writeTorchCheckpoint } from '../weights';
 
 interface Current {
   grid: Grid;
@@ -75,6 +77,13 @@ export const engineApi = {
 
   currentModelInfo: async () => compute.currentModel(),
   planLamp,
+
+  /** The scan, its labels (observers train; consensus layers validate) and the current weights as a MONAI dataset zip. */
+  async exportDataset(scanName: string, volume: Volume, labels: { name: string; mask: Uint8Array }[], validation: string[]): Promise<Uint8Array> {
+    const w = compute.currentWeights();
+    const weightsPt = w ? writeTorchCheckpoint(readWeights(w.bytes, w.name).stateDict) : undefined;
+    return exportDataset({ scanName, volume, labels, validation, weightsPt });
+  },
   hasFineTuneCheckpoint: finetune.hasCheckpoint,
   startFineTune: finetune.startFineTune,
   pauseFineTune: async () => finetune.pauseFineTune(),
