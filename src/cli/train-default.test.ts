@@ -65,5 +65,8 @@ describe('train:default', () => {
     const s = train('--cases', '1', '--steps', '1', '--out', tmp, '--labels', 'consensus');
     expect(s.status).not.toBe(0);
     expect(s.stderr).toMatch(/unknown label source "consensus"/);
+    const d = train('--cases', '1', '--steps', '1', '--out', tmp, '--dice', 'both');
+    expect(d.status).not.toBe(0);
+    expect(d.stderr).toMatch(/--dice must be patch .* or pooled/);
   });
 });

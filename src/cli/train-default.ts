@@ -1,7 +1,7 @@
 /**
  * `npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out public/weights
  *   [--features 32,64,128,256,512] [--labels truth|observer:<name>|each-observer|staple|majority]
- *   [--batch 4] [--patch 96] [--lr 1e-3] [--size 160,160,24] [--spacing 2,2,5] [--test-cases 6]
+ *   [--batch 4] [--patch 96] [--lr 1e-3] [--dice patch|pooled] [--size 160,160,24] [--spacing 2,2,5] [--test-cases 6]
  *   [--val-cases 2] [--checkpoint DIR] [--resume] [--time-limit MINUTES]`
  *
  * Trains the project's own default COPLE-Net weights on synthetic chest CT phantoms (src/engine/synth)
@@ -32,7 +32,7 @@ import { createNetwork, type Network } from '../models';
 import { runCli } from './files';
 
 const USAGE =
-  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN]';
+  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN]';
 
 /** Lesion size bins (equivalent-sphere diameter, mm) for the breakdown. */
 const SIZE_BINS: [string, number, number][] = [
@@ -57,6 +57,7 @@ function parse() {
         batch: { type: 'string', default: '4' },
         patch: { type: 'string', default: '96' },
         lr: { type: 'string', default: '0.001' },
+        dice: { type: 'string', default: 'patch' },
         size: { type: 'string', default: '160,160,24' },
         spacing: { type: 'string', default: '2,2,5' },
         'test-cases': { type: 'string', default: '6' },
@@ -207,6 +208,7 @@ runCli(async () => {
   const patch = int('patch', v.patch, 16, 1024);
   if (patch % 16) throw new Error(`--patch must be a multiple of 16 (COPLE-Net's size divisor), got ${patch}`);
   const lr = numbers('lr', v.lr!, 1)[0];
+  if (v.dice !== 'patch' && v.dice !== 'pooled') throw new Error(`--dice must be patch (one Dice per patch, MONAI's default) or pooled (one per batch), got "${v.dice}"`);
   const size = numbers('size', v.size!, 3) as [number, number, number];
   const spacing = numbers('spacing', v.spacing!, 3) as [number, number, number];
   const testCases = int('test-cases', v['test-cases'], 1, 1000);
@@ -235,7 +237,7 @@ runCli(async () => {
 
   const config: TrainerConfig = {
     model: { kind: 'coplenet', features, seed },
-    loss: { kind: 'dicece', batch: true },
+    loss: { kind: 'dicece', batch: v.dice === 'pooled' },
     optimizer: { kind: 'adam', schedule: { kind: 'cosine', lr, totalSteps: steps, minLr: lr / 50 } },
     steps,
     patches: { patchSize: patch, batchSize: batch, pos: 1, neg: 1 },
@@ -257,7 +259,7 @@ runCli(async () => {
   const saved = v.resume ? await store.load(key) : null;
   const trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(config, data);
   if (saved) log(`resumed from ${join(v.checkpoint!, key)} at step ${saved.step}`);
-  log(`COPLE-Net (${features.join(', ')}): ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${lr / 50}, Dice (pooled over the batch) + CE, ${batch}×${patch}² patches (pos:neg 1:1), ${steps} steps`);
+  log(`COPLE-Net (${features.join(', ')}): ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${lr / 50}, Dice (${v.dice === 'pooled' ? 'pooled over the batch' : 'per patch'}) + CE, ${batch}×${patch}² patches (pos:neg 1:1), ${steps} steps`);
   const tTrain = performance.now();
   const status = await trainer.run();
   const trainSeconds = (performance.now() - tTrain) / 1000;
