@@ -1,0 +1,43 @@
+/**
+ * The shipped default weights reach, on a held-out phantom, the Dice their model card reports:
+ * the case is regenerated from the card's seed and segmented with the app's inference path.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../../tests/shared';
+import { DEFAULT_COPLENET_PIPELINE, segmentVolume } from '../engine/inference';
+import { compareMasks } from '../engine/metrics';
+import { generateCase } from '../engine/synth/dataset';
+import { initBackend } from '../engine/tf/backend';
+import { readWeights } from '../engine/weights';
+import { createNetwork } from '.';
+
+const card = readFileSync(resolve(ROOT, 'public/weights/MODEL_CARD.md'), 'utf8');
+
+describe('default COPLE-Net weights (public/weights)', () => {
+  beforeAll(async () => {
+    await initBackend(['wasm']);
+  });
+
+  it('reproduce the model card\'s Dice on its best held-out phantom', async () => {
+    const size = JSON.parse(/size: (\[[\d, ]+\])/.exec(card)![1]) as [number, number, number];
+    const spacing = JSON.parse(/spacing: (\[[\d., ]+\])/.exec(card)![1]) as [number, number, number];
+    // Rows: | case | seed | lesions | truth mL | pred mL | Dice | Dice (float32) | HD95 | FP |
+    const rows = [...card.matchAll(/^\| (test_\d+) \| (\d+) \| \d+ \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|/gm)];
+    expect(rows.length).toBeGreaterThan(0);
+    const best = rows.reduce((a, b) => (Number(b[3]) > Number(a[3]) ? b : a));
+    const phantom = generateCase({ size, spacing }, Number(best[2]));
+    const { stateDict } = readWeights(new Uint8Array(readFileSync(resolve(ROOT, 'public/weights/coplenet.safetensors'))), 'coplenet.safetensors');
+    const net = createNetwork('coplenet');
+    net.loadStateDict(stateDict);
+    expect(net.parameterCount()).toBe(10_521_666);
+    const res = await segmentVolume(phantom.scan, net as never, DEFAULT_COPLENET_PIPELINE, { keepProbabilities: false });
+    const dice = compareMasks(res.mask, phantom.truth.data, { dims: phantom.scan.dims, spacing: phantom.scan.spacing }).dice;
+    expect(dice).toBeGreaterThan(0.85);
+    expect(Math.abs(dice - Number(best[3]))).toBeLessThan(0.005);
+    net.dispose();
+    expect(tf.memory().numTensors).toBe(0);
+  });
+});
