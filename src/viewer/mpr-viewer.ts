@@ -293,12 +293,6 @@ export class MprViewer {
     return Math.min(Math.max(k, 0), this.volume.dims[2] - 1);
   }
 
-  /** Current voxels of a layer, as painted by the user. */
-  layerData(id: string): Uint8Array | null {
-    const vol = cache.getVolume(`${id}-${this.generation}`);
-    return (vol?.voxelManager?.getCompleteScalarDataArray?.() as Uint8Array | undefined) ?? null;
-  }
-
   /** The voxel and its value under a canvas point of a viewport, or null outside the volume. */
   probe(view: ViewName, canvasX: number, canvasY: number): Probe | null {
     if (!this.engine || !this.volume) return null;
