@@ -47,11 +47,14 @@ test('compare observers: Dice matrix, STAPLE, consensus layers and the per-slice
   });
   expect(same).toBe(true);
   await expect(page.getByTestId('slice-dice-plot').locator('canvas')).toHaveCount(1);
-  // The comparison as CSV: one row per ordered pair of the 3 compared layers, Dice as in the matrix.
+  // The comparison follows the layers: the new consensus layer joins the matrix by itself.
+  await expect(matrix.locator('thead th')).toHaveCount(1 + 4);
+  await expect(matrix.locator('thead')).toContainText('STAPLE consensus');
+  // The comparison as CSV: one row per ordered pair of the 4 compared layers, Dice as in the matrix.
   const download = page.waitForEvent('download');
   await page.getByRole('button', { name: 'CSV', exact: true }).click();
   const csv = readFileSync(await (await download).path(), 'utf8').trim().split('\n');
-  expect(csv).toHaveLength(1 + 6);
+  expect(csv).toHaveLength(1 + 12);
   const header = csv[0].split(',');
   const row = csv.find((l) => l.includes(',example_seg,half,'))!.split(',');
   expect(Number(row[header.indexOf('dice')])).toBeCloseTo(expected, 6);

@@ -1,4 +1,6 @@
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { Enums as ToolEnums } from '@cornerstonejs/tools';
+import { eventTarget } from '../../viewer/mpr-viewer';
 import type { ObserverComparison } from '../../engine/metrics/observers';
 import type { PairMetrics } from '../../engine/metrics/compare';
 import { comparisonCsv, comparisonJson } from '../../engine/metrics/report';
@@ -26,6 +28,30 @@ export function ObserversPanel() {
   const [referenceId, setReferenceId] = useState<string | null>(null);
 
   const run = async () => setResult(await compareLayers(referenceId));
+  // Once compared, the results follow the layers: recomputed (debounced) when a layer is added,
+  // removed or painted, so the model's Dice against the chosen reference stays current.
+  const shown = useRef(false);
+  shown.current = result !== null;
+  const rerun = useRef(run);
+  rerun.current = run;
+  useEffect(() => {
+    if (!shown.current) return;
+    const timer = setTimeout(() => void rerun.current(), 600);
+    return () => clearTimeout(timer);
+  }, [layers, referenceId]);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onPaint = () => {
+      if (!shown.current) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void rerun.current(), 1500);
+    };
+    eventTarget.addEventListener(ToolEnums.Events.SEGMENTATION_DATA_MODIFIED, onPaint);
+    return () => {
+      clearTimeout(timer);
+      eventTarget.removeEventListener(ToolEnums.Events.SEGMENTATION_DATA_MODIFIED, onPaint);
+    };
+  }, []);
   const colourOf = useCallback((id: string) => layers.find((l) => l.id === id)?.color ?? [200, 200, 200], [layers]);
   const plotSeries = useMemo(
     () => (result ? result.perSlice.map((values, c) => ({ name: result.names[c], color: colourOf(result.ids[c]), values })).filter((_, c) => c !== result.reference) : []),
