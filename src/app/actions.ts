@@ -5,17 +5,20 @@
 import type { LoadOptions } from '../engine/io/load';
 import type { NamedBytes } from '../engine/io/named-bytes';
 import type { Volume } from '../engine/volume';
+import { fnv1a } from '../engine/hash';
 import { engine, transferFiles } from './engine-client';
 import { addImportedLabels, restoreLayers } from './layers';
 import { useStore, type LabelLayer } from './store';
 
 export const SAMPLE_URL = `${import.meta.env.BASE_URL}samples/example_ct.nii.gz`;
 
+/** Name, size and a checksum of 4096 voxels spread over the scan: the key its saved layers are filed under. */
 function scanKey(name: string, v: Volume): string {
-  let h = 2166136261;
   const step = Math.max(1, Math.floor(v.data.length / 4096));
-  for (let n = 0; n < v.data.length; n += step) h = Math.imul(h ^ (v.data[n] | 0), 16777619);
-  return `${name}|${v.dims.join('x')}|${(h >>> 0).toString(16)}`;
+  const samples = function* () {
+    for (let n = 0; n < v.data.length; n += step) yield v.data[n];
+  };
+  return `${name}|${v.dims.join('x')}|${fnv1a(samples())}`;
 }
 
 export async function openFiles(files: NamedBytes[], opts: LoadOptions = {}): Promise<void> {

@@ -1,18 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { Rng } from '../random';
 import type { Vec3 } from '../volume';
 import { distanceTransform, squaredDistanceTransform } from './distance-transform';
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded draws in [0, 1) (the project's PRNG) so failures reproduce. */
+const rng = (seed: number): (() => number) => {
+  const r = new Rng(seed);
+  return () => r.random();
+};
 
 function bruteForce(features: Uint8Array, dims: Vec3, spacing: Vec3): Float64Array {
   const [nx, ny, nz] = dims;

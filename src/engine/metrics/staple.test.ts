@@ -1,17 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { Rng } from '../random';
 import { staple } from './staple';
 import { agreementCount, majorityVote } from './vote';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded draws in [0, 1) (the project's PRNG) so failures reproduce. */
+const rng = (seed: number): (() => number) => {
+  const r = new Rng(seed);
+  return () => r.random();
+};
 
 /** A 24×24×16 ball as the hidden truth. */
 function truthBall(): Uint8Array {

@@ -4,6 +4,7 @@
  * upper slices against the chosen target, with checkpoints in IndexedDB so a run survives a reload.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fnv1a } from '../hash';
 import { InputError } from '../io/errors';
 import { registerWasmTrainingKernels } from '../tf/wasm-kernels';
 import type { CheckpointStore } from '../training/checkpoint';
@@ -48,9 +49,7 @@ let store: CheckpointStore | null = null;
 
 /** Checkpoint keys allow only a few characters; scan keys hold file names, so hash them. */
 function keyOf(scanKey: string): string {
-  let h = 2166136261;
-  for (let n = 0; n < scanKey.length; n++) h = Math.imul(h ^ scanKey.charCodeAt(n), 16777619);
-  return `finetune-${(h >>> 0).toString(16)}`;
+  return `finetune-${fnv1a(Array.from(scanKey, (c) => c.charCodeAt(0)))}`;
 }
 
 /** Tests (Node has no IndexedDB) put another store here. */
