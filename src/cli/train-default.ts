@@ -2,7 +2,8 @@
  * `npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out public/weights
  *   [--features 32,64,128,256,512] [--labels truth|observer:<name>|each-observer|staple|majority]
  *   [--batch 4] [--patch 96] [--lr 1e-3] [--dice patch|pooled] [--size 160,160,24] [--spacing 2,2,5] [--test-cases 6]
- *   [--val-cases 2] [--checkpoint DIR] [--resume] [--time-limit MINUTES]`
+ *   [--val-cases 2] [--checkpoint DIR] [--resume] [--time-limit MINUTES]
+ *   [--init WEIGHTS] [--kinds GGO,CONSOLIDATION,MIXED]`
  *
  * Trains the project's own default COPLE-Net weights on synthetic chest CT phantoms (src/engine/synth)
  * and evaluates them on held-out phantoms with the app's inference path (`segmentVolume` with the
@@ -12,14 +13,14 @@
  * Must run through `node scripts/run-ts.mjs` (tfjs gradients; see scripts/run-ts.mjs).
  */
 import { cpus } from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { segmentVolume, DEFAULT_COPLENET_PIPELINE } from '../engine/inference';
 import { connectedComponents } from '../engine/labels/components';
 import { compareMasks } from '../engine/metrics';
-import { generateCase, type GeneratedCase } from '../engine/synth/dataset';
+import { generateCase, type CaseOptions, type GeneratedCase } from '../engine/synth/dataset';
 import { DEFAULT_PROFILES } from '../engine/synth/profiles';
 import { deriveSeed } from '../engine/synth/seeds';
 import { initBackend, type BackendName } from '../engine/tf/backend';
@@ -27,12 +28,12 @@ import { registerWasmTrainingKernels } from '../engine/tf/wasm-kernels';
 import { NodeCheckpointStore } from '../engine/training/checkpoint-node';
 import { casesFromScans, parseLabelSource, prepareCases, validationSlices, type AnnotatedScan } from '../engine/training/data';
 import { Trainer, type StepInfo, type TrainerConfig } from '../engine/training/trainer';
-import { readSafetensors, writeSafetensors } from '../engine/weights';
+import { readSafetensors, readWeights, writeSafetensors, type StateDict } from '../engine/weights';
 import { createNetwork, type Network } from '../models';
 import { runCli } from './files';
 
 const USAGE =
-  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN]';
+  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED]';
 
 /** Lesion size bins (equivalent-sphere diameter, mm) for the breakdown. */
 const SIZE_BINS: [string, number, number][] = [
@@ -65,6 +66,8 @@ function parse() {
         checkpoint: { type: 'string', default: 'tmp/train-default-checkpoints' },
         resume: { type: 'boolean', default: false },
         'time-limit': { type: 'string' },
+        init: { type: 'string' },
+        kinds: { type: 'string' },
       },
     }).values;
   } catch (e) {
@@ -83,6 +86,10 @@ function numbers(name: string, text: string, count: number | null): number[] {
   const v = text.split(',').map((s) => Number(s.trim()));
   if ((count !== null && v.length !== count) || v.some((x) => !(x > 0))) throw new Error(`--${name} must be ${count ?? 'a list of'} positive numbers separated by commas, got "${text}"`);
   return v;
+}
+
+async function loadWeights(path: string): Promise<StateDict> {
+  return readWeights(new Uint8Array(await readFile(path)), path).stateDict;
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -213,6 +220,8 @@ runCli(async () => {
   const spacing = numbers('spacing', v.spacing!, 3) as [number, number, number];
   const testCases = int('test-cases', v['test-cases'], 1, 1000);
   const valCases = int('val-cases', v['val-cases'], 0, 1000);
+  // Lesion-kind mix of the training phantoms only; validation and test phantoms keep the defaults.
+  const kinds = v.kinds ? numbers('kinds', v.kinds, 3) : null;
   const timeLimit = v['time-limit'] ? numbers('time-limit', v['time-limit'], 1)[0] * 60 : Infinity;
 
   // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
@@ -224,9 +233,9 @@ runCli(async () => {
   // Data: training, validation (monitoring) and test (final evaluation) phantoms from separate seed streams.
   const needObservers = labelSource.kind !== 'truth';
   const phantom = { size, spacing, observers: needObservers ? DEFAULT_PROFILES : [] };
-  const gen = (stream: string, count: number) => Array.from({ length: count }, (_, n) => generateCase(phantom, deriveSeed(seed, stream, n)));
+  const gen = (stream: string, count: number, opts: CaseOptions = phantom) => Array.from({ length: count }, (_, n) => generateCase(opts, deriveSeed(seed, stream, n)));
   const tData = performance.now();
-  const train = gen('train', cases);
+  const train = gen('train', cases, kinds ? { ...phantom, lesions: { kinds: { ggo: kinds[0], consolidation: kinds[1], mixed: kinds[2] } } } : phantom);
   const val = gen('val', valCases);
   const test = gen('test', testCases);
   const toScan = (c: GeneratedCase, id: string): AnnotatedScan => ({ id, image: c.scan, truth: c.truth.data as Uint8Array, observers: c.observers.map((o) => ({ name: o.name, mask: o.mask.data as Uint8Array })) });
@@ -257,7 +266,9 @@ runCli(async () => {
   };
   const data = { train: prepared, validation, store, key, onStep };
   const saved = v.resume ? await store.load(key) : null;
-  const trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(config, data);
+  const init = !saved && v.init ? await loadWeights(v.init) : undefined;
+  const trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(config, data, init);
+  if (init) log(`initialised from ${v.init} (warm start)`);
   if (saved) log(`resumed from ${join(v.checkpoint!, key)} at step ${saved.step}`);
   log(`COPLE-Net (${features.join(', ')}): ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${lr / 50}, Dice (${v.dice === 'pooled' ? 'pooled over the batch' : 'per patch'}) + CE, ${batch}×${patch}² patches (pos:neg 1:1), ${steps} steps`);
   const tTrain = performance.now();
@@ -308,6 +319,8 @@ runCli(async () => {
     useHalf,
     bytes: weights.length,
     final,
+    init: saved ? undefined : v.init,
+    kinds,
   });
   await writeFile(join(v.out, 'MODEL_CARD.md'), card);
   log(`held-out pooled Dice ${fmt(pooledDice(final), 4)}`);
@@ -341,6 +354,8 @@ interface CardInput {
   useHalf: boolean;
   bytes: number;
   final: CaseResult[];
+  init?: string;
+  kinds: number[] | null;
 }
 
 function modelCard(c: CardInput): string {
@@ -374,14 +389,14 @@ authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fin
 - ${c.cases} training phantoms (${c.lesionCount} lesions), ${c.valCases} validation phantoms (monitoring only),
   ${c.testCases} test phantoms (held out): \`generateCase({ size: [${c.size.join(', ')}], spacing: [${c.spacing.join(', ')}] }, deriveSeed(seed, 'train' | 'val' | 'test', n))\`,
   default phantom options otherwise (lesions: none with p 0.1, 1–6 per case, equivalent radius 2–30 mm, 60 % ground glass,
-  15 % consolidation, 25 % mixed).
+  15 % consolidation, 25 % mixed)${c.kinds ? `; the training phantoms' lesion kinds drawn with weights ground glass ${c.kinds[0]}, consolidation ${c.kinds[1]}, mixed ${c.kinds[2]} (validation and test phantoms keep the defaults)` : ''}.
 - Training labels: \`${c.labels}\`.
 - Patches: ${p.batchSize} × ${p.patchSize}×${p.patchSize} per update from the lung-cropped, windowed axial slices,
   RandCropByPosNegLabel centres (pos:neg ${p.pos}:${p.neg}); augmentation: random flips (each axis, p 0.5), rot90 (p 0.5),
   intensity scale ±10 % and shift ±0.05 (p 0.5 each), Gaussian noise σ ≤ 0.02 (p 0.3).
 
 ## Training
-- Command: \`npm run train:default -- ${c.argv}\`; seed ${c.config.seed} (network initialisation, batches, dropout).
+- Command: \`npm run train:default -- ${c.argv}\`; seed ${c.config.seed} (${c.init ? `batches, dropout; warm start from \`${c.init}\`, the previous default weights` : 'network initialisation, batches, dropout'}).
 - Loss: ${c.config.loss.kind === 'dicece' && c.config.loss.batch ? 'Dice pooled over the batch' : 'Dice per patch'} (softmax, lesion channel) + cross-entropy. Optimizer: Adam (β 0.9/0.999, ε 1e-8), lr ${c.config.optimizer.schedule.lr}
   with cosine decay to ${(c.config.optimizer.schedule as { minLr?: number }).minLr} over ${c.config.steps} steps; BatchNorm in training mode; dropout as in MONAI's defaults.
 - Run: ${c.status} after ${c.stepsDone} of ${c.config.steps} steps; mean loss of the last 20 steps ${fmt(meanLast, 4)}.
