@@ -6,3 +6,4 @@ export * from './partition';
 export * from './profile';
 export * from './plan';
 export * from './pipeline';
+export * from './staged-volume';

@@ -18,7 +18,7 @@ import { generateCase } from '../synth/dataset';
 import type { Volume } from '../volume';
 import * as compute from './compute';
 import * as finetune from './finetune';
-import { planLamp } from './lamp';
+import * as lamp from './lamp';
 import { exportDataset } from '../training/export';
 import { readWeights, writeTorchCheckpoint } from '../weights';
 
@@ -76,7 +76,13 @@ export const engineApi = {
   cancelSegment: async () => compute.cancelSegment(),
 
   currentModelInfo: async () => compute.currentModel(),
-  planLamp,
+  planLamp: lamp.planLamp,
+  /** A UNetPipe checkpoint (.pt, flat or GPipe keys) for the staged runs; a bad file keeps the previous one. */
+  loadLampWeights: lamp.loadLampWeights,
+  clearLampWeights: async () => lamp.clearLampWeights(),
+  /** The scan through UNetPipe stage by stage, under the stage budget; the argmax on the scan grid. */
+  runLamp: lamp.runLamp,
+  cancelLamp: async () => lamp.cancelLamp(),
 
   /** The scan, its labels (observers train; consensus layers validate) and the current weights as a MONAI dataset zip. */
   async exportDataset(scanName: string, volume: Volume, labels: { name: string; mask: Uint8Array }[], validation: string[]): Promise<Uint8Array> {

@@ -32,6 +32,10 @@ const api: EngineApi = {
     const res = await engineApi.segment(volume, onProgress);
     return Comlink.transfer(res, [res.mask.buffer, ...(res.probabilities ? [res.probabilities.buffer] : [])] as ArrayBuffer[]);
   },
+  async runLamp(volume, req, onProgress) {
+    const res = await engineApi.runLamp(volume, req, onProgress);
+    return Comlink.transfer(res, [res.mask.buffer as ArrayBuffer]);
+  },
   async generatePhantom(seed) {
     const res = await engineApi.generatePhantom(seed);
     return Comlink.transfer(res, [res.volume.data.buffer, res.truth.buffer, ...res.observers.map((o) => o.data.buffer)] as ArrayBuffer[]);

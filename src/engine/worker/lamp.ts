@@ -1,10 +1,19 @@
 /**
- * LAMP planning from the UI: profile UNetPipe layer by layer on the active backend for an input
- * size, then split it into stages under the device's memory budget and buffer limits (parallel/).
+ * LAMP from the UI: plan a UNetPipe's stages for an input size under the device's memory budget
+ * and buffer limits, and run the current scan through it stage by stage (parallel/).
+ *
+ * The network is random (seed 1) with the panel's n_feat / classes, or built from a UNetPipe
+ * checkpoint the user dropped (flat or GPipe `partitions.<j>.` keys); it is rebuilt for each run
+ * and freed afterwards, so nothing stays on the device between runs.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { deviceLimits } from '../inference';
-import { planPipeline, profileLayers, type PipelinePlan, type PlanMode } from '../parallel';
-import { UNetPipe } from '../../models/unetpipe';
+import { InputError } from '../io/errors';
+import { planPipeline, profileForSize, profileLayers, segmentVolumeStaged, type NetworkProfile, type PipelinePlan, type PlanMode, type StagedVolumeProgress, type StagedVolumeResult } from '../parallel';
+import type { Volume } from '../volume';
+import { readWeights } from '../weights';
+import type { StateDict } from '../weights/tensor';
+import { UNetPipe, unetPipeOptionsFromStateDict } from '../../models/unetpipe';
 
 export interface LampPlanRequest {
   nFeat: number;
@@ -18,21 +27,141 @@ export interface LampPlanRequest {
   budgetMiB: number;
 }
 
+/** Seed of the random weights when no checkpoint was loaded. */
+export const LAMP_RANDOM_SEED = 1;
+
+function maxBuffer(): number | undefined {
+  const limits = deviceLimits();
+  return limits ? Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize) : undefined;
+}
+
+/** The last profile, reused while backend, network shape, input size and mode stay the same. */
+let profileCache: { key: string; profile: NetworkProfile } | null = null;
+
+/**
+ * One sample is profiled; the planner scales by batch and micro-batches, as torchgpipe. Inference
+ * profiles of large inputs are extrapolated from smaller ones (`profileForSize`).
+ */
+async function profileOf(net: UNetPipe, size: [number, number, number], mode: PlanMode): Promise<NetworkProfile> {
+  const key = `${tf.getBackend()}|${net.nFeat}|${net.outChannels}|${size.join('x')}|${mode}`;
+  if (profileCache?.key !== key) {
+    const profile = mode === 'training' ? await profileLayers(net, [1, ...size, 1], { training: true, runs: 1 }) : await profileForSize(net, size);
+    profileCache = { key, profile };
+  }
+  return profileCache.profile;
+}
+
 export async function planLamp(req: LampPlanRequest): Promise<{ plan: PipelinePlan; parameters: number; maxBufferBytes: number | null }> {
-  const net = new UNetPipe({ nFeat: req.nFeat, outChannels: req.outChannels, seed: 1 });
+  const net = new UNetPipe({ nFeat: req.nFeat, outChannels: req.outChannels, seed: LAMP_RANDOM_SEED });
   try {
-    // One sample per layer is profiled; the planner scales by batch and micro-batches, as torchgpipe.
-    const profile = await profileLayers(net, [1, ...req.size, 1], { training: req.mode === 'training', runs: 1 });
-    const limits = deviceLimits();
+    const profile = await profileOf(net, req.size, req.mode);
     const plan = planPipeline(profile, {
       mode: req.mode,
       batch: req.batch,
       microBatches: req.microBatches,
       stageBudgetBytes: req.budgetMiB * 2 ** 20,
-      maxBufferBytes: limits ? Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize) : undefined,
+      maxBufferBytes: maxBuffer(),
     });
-    return { plan, parameters: net.parameterCount(), maxBufferBytes: limits ? Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize) : null };
+    return { plan, parameters: net.parameterCount(), maxBufferBytes: maxBuffer() ?? null };
   } finally {
     net.dispose();
   }
+}
+
+/** The UNetPipe input (D, H, W) for a scan of dims (i, j, k): (k, j, i), each padded to a multiple of 32. */
+export function lampInputSize(dims: readonly number[]): [number, number, number] {
+  return [dims[2], dims[1], dims[0]].map((n) => Math.max(32, Math.ceil(n / 32) * 32)) as [number, number, number];
+}
+
+export interface LampWeightsInfo {
+  name: string;
+  nFeat: number;
+  outChannels: number;
+  parameters: number;
+  notices: string[];
+}
+
+let weights: { info: LampWeightsInfo; stateDict: StateDict } | null = null;
+let running: AbortController | null = null;
+
+/** Reads a UNetPipe checkpoint for the staged runs; a bad file is refused and the previous weights stay. */
+export async function loadLampWeights(file: { name: string; bytes: Uint8Array }): Promise<LampWeightsInfo> {
+  const { stateDict } = readWeights(file.bytes, file.name);
+  const shape = unetPipeOptionsFromStateDict(stateDict, file.name);
+  if (shape.inChannels !== 1) throw new InputError(file.name, `a UNetPipe with ${shape.inChannels} input channels; a scan has 1`);
+  const net = new UNetPipe({ ...shape, seed: LAMP_RANDOM_SEED });
+  try {
+    const { notices } = net.loadStateDict(stateDict, { source: file.name });
+    const info = { name: file.name, nFeat: shape.nFeat, outChannels: shape.outChannels, parameters: net.parameterCount(), notices };
+    weights = { info, stateDict };
+    return info;
+  } finally {
+    net.dispose();
+  }
+}
+
+/** Back to random weights. */
+export function clearLampWeights(): void {
+  weights = null;
+}
+
+export interface LampRunRequest {
+  /** Used with random weights (a loaded checkpoint fixes both). */
+  nFeat: number;
+  outChannels: number;
+  /** Per-stage memory budget, MiB. */
+  budgetMiB: number;
+  /** Also run the unpartitioned network and report max |Δlogit|. */
+  compareWhole: boolean;
+}
+
+export interface LampRunResult extends StagedVolumeResult {
+  plan: PipelinePlan;
+  backend: string;
+  weights: string;
+  parameters: number;
+}
+
+/** The scan through UNetPipe by the stages planned for its padded size under the budget. */
+export async function runLamp(volume: Volume | null, req: LampRunRequest, onProgress?: (fraction: number, message: string) => void): Promise<LampRunResult> {
+  if (!volume) throw new InputError('scan', 'open a scan before running LAMP on it');
+  if (!(req.budgetMiB > 0)) throw new InputError('LAMP', `the stage budget must be a positive number of MiB, got ${req.budgetMiB}`);
+  if (running) throw new Error('a LAMP run is already going');
+  running = new AbortController();
+  const signal = running.signal;
+  const scanName = volume.source?.name ?? 'scan';
+  const net = weights
+    ? new UNetPipe({ nFeat: weights.info.nFeat, outChannels: weights.info.outChannels, seed: LAMP_RANDOM_SEED })
+    : new UNetPipe({ nFeat: req.nFeat, outChannels: req.outChannels, seed: LAMP_RANDOM_SEED });
+  try {
+    if (weights) net.loadStateDict(weights.stateDict, { source: weights.info.name });
+    const size = lampInputSize(volume.dims);
+    onProgress?.(0, `profiling UNetPipe for ${size.join('×')}`);
+    const plan = planPipeline(await profileOf(net, size, 'inference'), { mode: 'inference', batch: 1, microBatches: 1, stageBudgetBytes: req.budgetMiB * 2 ** 20, maxBufferBytes: maxBuffer() });
+    if (!plan.fits) {
+      const worst = Math.max(...plan.stages.map((s) => s.bytes));
+      throw new InputError(
+        scanName,
+        `too large for a ${req.budgetMiB} MiB stage budget even as ${plan.stages.length} stages (padded ${size.join('×')}, largest stage ${(worst / 2 ** 20).toFixed(1)} MiB): ${plan.problems.join('; ')}`,
+      );
+    }
+    const k = plan.stages.length;
+    const steps = k + (req.compareWhole ? 1 : 0);
+    const progress = (p: StagedVolumeProgress) => {
+      if (p.phase === 'whole') onProgress?.(1, 'checked against the unpartitioned network');
+      else {
+        const st = plan.stages[p.stage];
+        onProgress?.((p.stage + 1) / steps, `stage ${p.stage + 1}/${p.stages} (layers ${st.from}–${st.to - 1}), micro-batch ${p.microBatch + 1}/${p.microBatches}`);
+      }
+    };
+    const res = await segmentVolumeStaged(net, volume, { stages: plan.stages, parkSkips: plan.parkSkips, compareWhole: req.compareWhole, onProgress: progress, signal });
+    return { ...res, plan, backend: tf.getBackend(), weights: weights?.info.name ?? `random (seed ${LAMP_RANDOM_SEED})`, parameters: net.parameterCount() };
+  } finally {
+    net.dispose();
+    running = null;
+  }
+}
+
+export function cancelLamp(): void {
+  running?.abort();
 }
