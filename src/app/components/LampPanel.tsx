@@ -1,48 +1,126 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
+import { unetPipeInputSize } from '../../engine/parallel/input-size';
 import type { PipelinePlan } from '../../engine/parallel';
-import type { LampPlanRequest } from '../../engine/worker/lamp';
+import type { LampPlanRequest, LampRunResult, LampWeightsInfo } from '../../engine/worker/lamp';
 import { engine } from '../engine-client';
+import { loadLampWeightsFile, runLampOnScan } from '../lamp';
 import { useStore } from '../store';
 
-const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+/** Bytes as MiB, or KiB below one MiB (tiny test networks). */
+const mem = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+/** Checking against the unpartitioned network is on by default up to this padded size. */
+const CHECK_DEFAULT_VOXELS = 128 ** 3;
 
-/** LAMP: how a large 3D U-Net splits into stages for an input size under a memory budget. */
+function PlanTable({ plan }: { plan: PipelinePlan }) {
+  return (
+    <>
+      <table className="matrix" data-testid="lamp-stages">
+        <thead>
+          <tr>
+            <th>stage</th>
+            <th>layers</th>
+            <th>first … last layer</th>
+            <th>params</th>
+            <th>activations</th>
+            <th>total</th>
+            <th>fits</th>
+          </tr>
+        </thead>
+        <tbody>
+          {plan.stages.map((s) => (
+            <tr key={s.index} data-bytes={s.bytes}>
+              <th>{s.index}</th>
+              <td title={s.layers.join(', ')}>
+                {s.from}–{s.to - 1}
+              </td>
+              <td>
+                {s.layers[0]} … {s.layers[s.layers.length - 1]}
+              </td>
+              <td>{mem(s.paramBytes)}</td>
+              <td>{mem(plan.parkSkips ? s.parkedActivationBytes : s.activationBytes)}</td>
+              <td>{mem(s.bytes)}</td>
+              <td>{s.fits ? 'yes' : 'no'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="hint" data-testid="lamp-skips">
+        {plan.crossing.length > 0
+          ? `Skips crossing stages${plan.parkSkips ? ' (parked in CPU memory between stages)' : ' (kept on the device)'}: ` +
+            plan.crossing.map((c) => `${c.stashLayer} (stage ${c.stashStage}) → ${c.popLayer} (stage ${c.popStage}), ${mem(c.bytes)}`).join('; ')
+          : 'No skip crosses a stage boundary.'}
+      </p>
+    </>
+  );
+}
+
+/** LAMP: how a large 3D U-Net splits into stages under a memory budget, and a staged run on the open scan. */
 export function LampPanel() {
   const notify = useStore((s) => s.notify);
+  const scan = useStore((s) => s.scan);
+  const busy = useStore((s) => s.busy);
   const [req, setReq] = useState<LampPlanRequest>({ nFeat: 32, outChannels: 2, size: [64, 64, 64], mode: 'inference', batch: 1, microBatches: 1, budgetMiB: 256 });
   const [result, setResult] = useState<{ plan: PipelinePlan; parameters: number; maxBufferBytes: number | null } | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [planning, setPlanning] = useState(false);
+  const [weights, setWeights] = useState<LampWeightsInfo | null>(null);
+  const [check, setCheck] = useState<boolean | null>(null);
+  const [progress, setProgress] = useState<string | null>(null);
+  const [run, setRun] = useState<LampRunResult | null>(null);
+  const weightsInput = useRef<HTMLInputElement>(null);
   const set = (patch: Partial<LampPlanRequest>) => setReq((r) => ({ ...r, ...patch }));
+  const scanSize = scan ? unetPipeInputSize(scan.volume.dims) : null;
+  const checkWhole = check ?? (scanSize ? scanSize[0] * scanSize[1] * scanSize[2] <= CHECK_DEFAULT_VOXELS : true);
+
   const plan = async () => {
     if (req.size.some((s) => s % 32 !== 0 || s < 32)) {
       notify('error', 'LAMP: input sizes must be multiples of 32 (five stride-2 stages).');
       return;
     }
-    setBusy(true);
+    setPlanning(true);
     try {
       setResult(await engine().planLamp(req));
     } catch (err) {
       notify('error', `LAMP plan failed: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
-      setBusy(false);
+      setPlanning(false);
     }
   };
+  const runStaged = async () => {
+    setRun(null);
+    setProgress('starting');
+    const res = await runLampOnScan({ nFeat: req.nFeat, outChannels: req.outChannels, budgetMiB: req.budgetMiB, compareWhole: checkWhole }, setProgress);
+    setProgress(null);
+    if (res) {
+      setRun(res);
+      setResult({ plan: res.plan, parameters: res.parameters, maxBufferBytes: result?.maxBufferBytes ?? null });
+    }
+  };
+
   return (
     <details className="panel" data-testid="lamp-panel">
       <summary>LAMP model partitioning (3D U-Net)</summary>
       <div className="form">
         <label className="field">
           base filters
-          <select value={req.nFeat} onChange={(e) => set({ nFeat: Number(e.target.value) })}>
-            {[8, 16, 32, 64, 128].map((n) => (
+          <select value={req.nFeat} disabled={!!weights} onChange={(e) => set({ nFeat: Number(e.target.value) })}>
+            {[2, 4, 8, 16, 32, 64, 128].map((n) => (
               <option key={n}>{n}</option>
             ))}
           </select>
         </label>
         <label className="field">
+          classes
+          <input type="number" min={2} max={255} value={req.outChannels} disabled={!!weights} onChange={(e) => set({ outChannels: Number(e.target.value) })} />
+        </label>
+        <label className="field">
           input size (voxels)
           <input value={req.size.join(',')} onChange={(e) => set({ size: e.target.value.split(',').map(Number) as [number, number, number] })} />
         </label>
+        {scanSize && (
+          <button onClick={() => set({ size: scanSize, mode: 'inference', batch: 1, microBatches: 1 })} title="the open scan as (k, j, i), padded to multiples of 32">
+            This scan's size
+          </button>
+        )}
         <label className="field">
           mode
           <select value={req.mode} onChange={(e) => set({ mode: e.target.value as LampPlanRequest['mode'] })}>
@@ -63,47 +141,78 @@ export function LampPanel() {
           <input type="number" value={req.microBatches} onChange={(e) => set({ microBatches: Number(e.target.value) })} />
         </label>
       </div>
-      <button disabled={busy} onClick={plan}>
-        {busy ? 'Profiling…' : 'Profile and plan'}
+      <button disabled={planning} onClick={plan}>
+        {planning ? 'Profiling…' : 'Profile and plan'}
       </button>
       {result && (
         <div data-testid="lamp-plan">
           <p className="hint">
-            {result.parameters.toLocaleString('en')} parameters · {result.plan.stages.length} stage(s) · whole network {mib(result.plan.wholeBytes)} MiB
-            {result.maxBufferBytes ? ` · largest buffer allowed ${mib(result.maxBufferBytes)} MiB` : ''}
+            {result.parameters.toLocaleString('en')} parameters · {result.plan.stages.length} stage(s) · whole network {mem(result.plan.wholeBytes)}
+            {result.maxBufferBytes ? ` · largest buffer allowed ${mem(result.maxBufferBytes)}` : ''}
             {result.plan.parkSkips ? ' · skips parked in CPU memory' : ''}
           </p>
-          <table className="matrix">
-            <thead>
-              <tr>
-                <th>stage</th>
-                <th>layers</th>
-                <th>params MiB</th>
-                <th>activ. MiB</th>
-                <th>fits</th>
-              </tr>
-            </thead>
-            <tbody>
-              {result.plan.stages.map((s) => (
-                <tr key={s.index}>
-                  <th>{s.index}</th>
-                  <td title={s.layers.join(', ')}>
-                    {s.from}–{s.to - 1}
-                  </td>
-                  <td>{mib(s.paramBytes)}</td>
-                  <td>{mib(result.plan.parkSkips ? s.parkedActivationBytes : s.activationBytes)}</td>
-                  <td>{s.fits ? 'yes' : 'no'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {result.plan.crossing.length > 0 && (
-            <p className="hint">
-              Skips crossing stages:{' '}
-              {result.plan.crossing.map((c) => `${c.stashLayer} (stage ${c.stashStage}) → ${c.popLayer} (stage ${c.popStage}), ${mib(c.bytes)} MiB`).join('; ')}
-            </p>
-          )}
+          <PlanTable plan={result.plan} />
         </div>
+      )}
+
+      <h4>Staged inference on the open scan</h4>
+      {!scan && <p className="hint">Open a scan to run UNetPipe on it stage by stage.</p>}
+      <p className="hint" data-testid="lamp-weights">
+        {weights
+          ? `Weights: ${weights.name} (base filters ${weights.nFeat}, ${weights.outChannels} classes, ${weights.parameters.toLocaleString('en')} parameters)`
+          : `Weights: random (seed 1), base filters ${req.nFeat}, ${req.outChannels} classes`}
+      </p>
+      <div className="row wrap">
+        <button onClick={() => weightsInput.current?.click()}>UNetPipe weights (.pt)…</button>
+        {weights && (
+          <button
+            onClick={async () => {
+              await engine().clearLampWeights();
+              setWeights(null);
+            }}
+          >
+            Random weights
+          </button>
+        )}
+        <input
+          ref={weightsInput}
+          data-testid="lamp-weights-input"
+          type="file"
+          accept=".pt,.pth,.safetensors"
+          hidden
+          onChange={async (e) => {
+            const f = e.currentTarget.files?.[0];
+            e.currentTarget.value = '';
+            const info = f ? await loadLampWeightsFile(f) : null;
+            if (info) setWeights(info);
+          }}
+        />
+      </div>
+      <label className="row">
+        <input type="checkbox" checked={checkWhole} onChange={(e) => setCheck(e.target.checked)} /> check against the unpartitioned model
+      </label>
+      <div className="row">
+        <button disabled={!scan || !!busy} onClick={runStaged}>
+          Run staged on this scan
+        </button>
+        {progress !== null && <button onClick={() => void engine().cancelLamp()}>Cancel</button>}
+      </div>
+      {progress !== null && (
+        <p className="hint" data-testid="lamp-progress">
+          {progress}
+        </p>
+      )}
+      {run && (
+        <p className="hint" data-testid="lamp-run">
+          On {run.backend}: {run.plan.stages.length} stage(s) for the padded {run.paddedSize.join('×')} input ({run.normalisation}),{' '}
+          {run.plan.crossing.length} crossing skip(s){run.plan.parkSkips ? ' parked in CPU memory' : ''}; staged {(run.stagedMs / 1000).toFixed(2)} s
+          {run.maxAbsDiff !== undefined && (
+            <>
+              ; whole network {(run.wholeMs! / 1000).toFixed(2)} s; max |Δlogit| staged vs whole = <span data-testid="lamp-delta">{run.maxAbsDiff.toExponential(2)}</span>
+            </>
+          )}
+          . Mask layer added: {run.classVoxels.map((n, c) => `class ${c} ${n.toLocaleString('en')}`).join(', ')} voxels.
+        </p>
       )}
     </details>
   );

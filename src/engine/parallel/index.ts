@@ -7,3 +7,4 @@ export * from './profile';
 export * from './plan';
 export * from './pipeline';
 export * from './staged-volume';
+export * from './input-size';

@@ -22,6 +22,7 @@ import { InputError } from '../io/errors';
 import type { Volume } from '../volume';
 import type { UNetPipe } from '../../models/unetpipe';
 import { abortError, yieldToEvents } from '../inference/sliding-window';
+import { unetPipeInputSize } from './input-size';
 import { pipelineInference, type PipelineProgress } from './pipeline';
 import { profileLayers, type LayerProfile, type NetworkProfile } from './profile';
 import type { Stage } from './plan';
@@ -43,13 +44,11 @@ export interface UNetPipeInput {
   normalisation: string;
 }
 
-const up32 = (n: number) => Math.max(32, Math.ceil(n / 32) * 32);
-
 /** The scan normalised to [0, 1] and zero-padded to multiples of 32 (see the header). */
 export function unetPipeInput(volume: Volume): UNetPipeInput {
   const [ni, nj, nk] = volume.dims;
   const scanSize: [number, number, number] = [nk, nj, ni];
-  const size = scanSize.map(up32) as [number, number, number];
+  const size = unetPipeInputSize(volume.dims);
   const offset = size.map((s, a) => Math.floor((s - scanSize[a]) / 2)) as [number, number, number];
   let lo: number;
   let hi: number;

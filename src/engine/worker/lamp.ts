@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { deviceLimits } from '../inference';
 import { InputError } from '../io/errors';
-import { planPipeline, profileForSize, profileLayers, segmentVolumeStaged, type NetworkProfile, type PipelinePlan, type PlanMode, type StagedVolumeProgress, type StagedVolumeResult } from '../parallel';
+import { planPipeline, profileForSize, unetPipeInputSize, profileLayers, segmentVolumeStaged, type NetworkProfile, type PipelinePlan, type PlanMode, type StagedVolumeProgress, type StagedVolumeResult } from '../parallel';
 import type { Volume } from '../volume';
 import { readWeights } from '../weights';
 import type { StateDict } from '../weights/tensor';
@@ -66,11 +66,6 @@ export async function planLamp(req: LampPlanRequest): Promise<{ plan: PipelinePl
   } finally {
     net.dispose();
   }
-}
-
-/** The UNetPipe input (D, H, W) for a scan of dims (i, j, k): (k, j, i), each padded to a multiple of 32. */
-export function lampInputSize(dims: readonly number[]): [number, number, number] {
-  return [dims[2], dims[1], dims[0]].map((n) => Math.max(32, Math.ceil(n / 32) * 32)) as [number, number, number];
 }
 
 export interface LampWeightsInfo {
@@ -135,7 +130,7 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
     : new UNetPipe({ nFeat: req.nFeat, outChannels: req.outChannels, seed: LAMP_RANDOM_SEED });
   try {
     if (weights) net.loadStateDict(weights.stateDict, { source: weights.info.name });
-    const size = lampInputSize(volume.dims);
+    const size = unetPipeInputSize(volume.dims);
     onProgress?.(0, `profiling UNetPipe for ${size.join('×')}`);
     const plan = planPipeline(await profileOf(net, size, 'inference'), { mode: 'inference', batch: 1, microBatches: 1, stageBudgetBytes: req.budgetMiB * 2 ** 20, maxBufferBytes: maxBuffer() });
     if (!plan.fits) {

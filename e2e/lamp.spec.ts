@@ -1,0 +1,76 @@
+import { resolve } from 'node:path';
+import { expect, test } from '@playwright/test';
+import { waitForScan } from './helpers';
+
+const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
+const real = (p: string) => resolve(SHARED, 'data/real', p);
+// A COPLE-Net checkpoint: not a UNetPipe.
+const WRONG_WEIGHTS = resolve(SHARED, 'fixtures/monai/coplenet/weights.pt');
+
+test('LAMP runs a tiny UNetPipe in 2+ stages on WebGPU over a real CT; staged equals whole; the mask lands on the scan grid', async ({ page }) => {
+  test.setTimeout(150_000);
+  await page.goto('/?nosample&backend=webgpu');
+  // The smallest real CT series (24×38×3): padded to 32×64×32 for UNetPipe, small enough for SwiftShader.
+  const dir = real('dcmqi/tiny_24x38x3/image');
+  await page.getByTestId('file-input').setInputFiles(['IMG0001.dcm', 'IMG0002.dcm', 'IMG0003.dcm'].map((f) => resolve(dir, f)));
+  await waitForScan(page);
+  // Forcing webgpu keeps the SwiftShader adapter instead of skipping it for a faster backend.
+  await expect(page.getByTestId('backend')).toContainText('Backend: webgpu');
+
+  const panel = page.getByTestId('lamp-panel');
+  await panel.getByText('LAMP model partitioning').click();
+  await panel.getByLabel('base filters').selectOption('4');
+  await panel.getByLabel('classes', { exact: true }).fill('2');
+  await panel.getByRole('button', { name: "This scan's size" }).click();
+  await expect(panel.getByLabel('input size (voxels)')).toHaveValue('32,64,32');
+  // One stage under a roomy budget; then 90 % of that stage's bytes, which only a split meets.
+  await panel.getByLabel('stage budget (MiB)').fill('1000');
+  await panel.getByRole('button', { name: 'Profile and plan' }).click();
+  await expect(panel.getByTestId('lamp-plan')).toContainText('1 stage(s)');
+  const oneStage = Number(await panel.getByTestId('lamp-stages').locator('tbody tr').first().getAttribute('data-bytes'));
+  expect(oneStage).toBeGreaterThan(0);
+  await panel.getByLabel('stage budget (MiB)').fill(String((0.9 * oneStage) / 2 ** 20));
+
+  // A checkpoint of another network is refused with the reason; the random weights stay.
+  await panel.getByTestId('lamp-weights-input').setInputFiles(WRONG_WEIGHTS);
+  await expect(page.getByTestId('message-error')).toContainText('weights.pt: not a UNetPipe state dict');
+  await expect(panel.getByTestId('lamp-weights')).toContainText('Weights: random (seed 1), base filters 4, 2 classes');
+
+  await expect(panel.getByLabel('check against the unpartitioned model')).toBeChecked();
+  // Every progress label the busy bar shows during the run.
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    Object.assign(window, { lampBusy: seen });
+    window.__workbench!.store.subscribe((s) => {
+      if (s.busy && seen.at(-1) !== s.busy.label) seen.push(s.busy.label);
+    });
+  });
+  await panel.getByRole('button', { name: 'Run staged on this scan' }).click();
+  const run = panel.getByTestId('lamp-run');
+  await expect(run).toBeVisible({ timeout: 120_000 });
+  await expect(run).toContainText('On webgpu:');
+  await expect(run).toContainText('padded 32×64×32 input');
+
+  // The plan the run used: 2+ stages covering layers 0–29, with skips crossing between them.
+  const rows = panel.getByTestId('lamp-stages').locator('tbody tr');
+  expect(await rows.count()).toBeGreaterThanOrEqual(2);
+  await expect(rows.first().locator('td').first()).toHaveText(/^0–/);
+  await expect(rows.last().locator('td').first()).toHaveText(/–29$/);
+  await expect(panel.getByTestId('lamp-skips')).toContainText('Skips crossing stages');
+
+  const busy = await page.evaluate(() => (window as unknown as { lampBusy: string[] }).lampBusy);
+  const stageLabels = busy.filter((l) => l.startsWith('LAMP: stage '));
+  expect(stageLabels).toHaveLength(await rows.count());
+  expect(stageLabels[0]).toMatch(/^LAMP: stage 1\/\d+ \(layers 0–\d+\), micro-batch 1\/1$/);
+  expect(busy.at(-1)).toBe('LAMP: checked against the unpartitioned network');
+
+  const delta = Number(await panel.getByTestId('lamp-delta').textContent());
+  expect(delta).toBeGreaterThanOrEqual(0);
+  expect(delta).toBeLessThan(1e-3);
+
+  const layers = await page.evaluate(() =>
+    window.__workbench!.store.getState().layers.map((l) => ({ kind: l.kind, name: l.name, length: l.data.length, max: l.data.reduce((a, v) => Math.max(a, v), 0) })),
+  );
+  expect(layers).toEqual([{ kind: 'model', name: 'LAMP UNetPipe (random (seed 1))', length: 24 * 38 * 3, max: expect.any(Number) }]);
+  expect(layers[0].max).toBeLessThanOrEqual(1);
+});
