@@ -64,6 +64,8 @@ describe('LAMP staged run on the scan', () => {
 
   it('refuses no scan and a budget no split can meet, with the reason', async () => {
     await expect(runLamp(null, { nFeat: 2, outChannels: 2, compareWhole: false, budgetMiB: 64 })).rejects.toThrow(InputError);
+    await expect(runLamp(scan(), { nFeat: 1, outChannels: 2, compareWhole: false, budgetMiB: 64 })).rejects.toThrow(/nFeat must be an integer >= 2/);
+    // A refused run leaves nothing behind: the next one is not told one is already going.
     await expect(runLamp(scan(), { nFeat: 2, outChannels: 2, compareWhole: false, budgetMiB: 0.01 })).rejects.toThrow(/tiny\.dcm: too large for a 0\.01 MiB stage budget even as \d+ stages/);
     expect(tf.memory().numTensors).toBe(0);
   });

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { deviceLimits } from '../inference';
 import { InputError } from '../io/errors';
-import { planPipeline, profileForSize, unetPipeInputSize, profileLayers, segmentVolumeStaged, type NetworkProfile, type PipelinePlan, type PlanMode, type StagedVolumeProgress, type StagedVolumeResult } from '../parallel';
+import { planPipeline, profileForSize, profileLayers, unetPipeInputSize, segmentVolumeStaged, type NetworkProfile, type PipelinePlan, type PlanMode, type StagedVolumeProgress, type StagedVolumeResult } from '../parallel';
 import type { Volume } from '../volume';
 import { readWeights } from '../weights';
 import type { StateDict } from '../weights/tensor';
@@ -125,10 +125,9 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
   running = new AbortController();
   const signal = running.signal;
   const scanName = volume.source?.name ?? 'scan';
-  const net = weights
-    ? new UNetPipe({ nFeat: weights.info.nFeat, outChannels: weights.info.outChannels, seed: LAMP_RANDOM_SEED })
-    : new UNetPipe({ nFeat: req.nFeat, outChannels: req.outChannels, seed: LAMP_RANDOM_SEED });
+  let net: UNetPipe | null = null;
   try {
+    net = new UNetPipe({ ...(weights ? { nFeat: weights.info.nFeat, outChannels: weights.info.outChannels } : { nFeat: req.nFeat, outChannels: req.outChannels }), seed: LAMP_RANDOM_SEED });
     if (weights) net.loadStateDict(weights.stateDict, { source: weights.info.name });
     const size = unetPipeInputSize(volume.dims);
     onProgress?.(0, `profiling UNetPipe for ${size.join('×')}`);
@@ -152,7 +151,7 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
     const res = await segmentVolumeStaged(net, volume, { stages: plan.stages, parkSkips: plan.parkSkips, compareWhole: req.compareWhole, onProgress: progress, signal });
     return { ...res, plan, backend: tf.getBackend(), weights: weights?.info.name ?? `random (seed ${LAMP_RANDOM_SEED})`, parameters: net.parameterCount() };
   } finally {
-    net.dispose();
+    net?.dispose();
     running = null;
   }
 }
