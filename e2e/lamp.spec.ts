@@ -73,4 +73,11 @@ test('LAMP runs a tiny UNetPipe in 2+ stages on WebGPU over a real CT; staged eq
   );
   expect(layers).toEqual([{ kind: 'model', name: 'LAMP UNetPipe (random (seed 1))', length: 24 * 38 * 3, max: expect.any(Number) }]);
   expect(layers[0].max).toBeLessThanOrEqual(1);
+
+  // Cancel: the run stops at the next stage boundary, says so, and adds nothing.
+  await panel.getByRole('button', { name: 'Run staged on this scan' }).click();
+  await panel.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByTestId('message-info').filter({ hasText: 'LAMP run cancelled' })).toBeVisible({ timeout: 60_000 });
+  await expect(panel.getByTestId('lamp-progress')).toHaveCount(0);
+  expect(await page.evaluate(() => window.__workbench!.store.getState().layers.length)).toBe(1);
 });
