@@ -1,6 +1,6 @@
 /**
  * `npm run experiment:lamp -- [--budget-gb 2] [--feats 8,16,32] [--classes 10] [--batch 1] [--micro 1]
- *   [--devices 4] [--validate 8x64,8x96,16x64] [--nfeat 4] [--cases 6] [--test-cases 4]
+ *   [--devices 4] [--validate 8x64,8x96,16x64,32x64] [--nfeat 4] [--cases 6] [--test-cases 4]
  *   [--size 128,128,64] [--spacing 3,3,5] [--crop 64] [--crop-batch 2] [--steps 250] [--whole-steps 16]
  *   [--lr 0.002] [--overlap 0.25] [--seed 1] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]`
  *
@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { scanInterval, slidingWindowInference, windowStarts } from '../engine/inference/sliding-window';
 import { compareMasks } from '../engine/metrics';
-import { extrapolateProfile, largestCube, trainingMemory, trainingPlanForK } from '../engine/parallel/capacity';
+import { extrapolateProfile, largestCube, trainingMemory } from '../engine/parallel/capacity';
 import { pipelineGradients, pipelineInference } from '../engine/parallel/pipeline';
 import { planPipeline, type Stage } from '../engine/parallel/plan';
 import { profileLayers, type NetworkProfile } from '../engine/parallel/profile';
@@ -62,7 +62,7 @@ function parse() {
         batch: { type: 'string', default: '1' },
         micro: { type: 'string', default: '1' },
         devices: { type: 'string', default: '4' },
-        validate: { type: 'string', default: '8x64,8x96,16x64' },
+        validate: { type: 'string', default: '8x64,8x96,16x64,32x64' },
         nfeat: { type: 'string', default: '4' },
         cases: { type: 'string', default: '6' },
         'test-cases': { type: 'string', default: '4' },
@@ -183,19 +183,28 @@ async function measure(fn: () => Promise<void>): Promise<{ seconds: number; peak
 // ---------------------------------------------------------------------------------------------
 // 1. Capacity
 
+interface Fit {
+  edge: number;
+  bytes?: number;
+  stages?: number;
+}
+
 interface CapacityRow {
   nFeat: number;
   params: number;
-  /** Largest edge, bytes there. */
-  whole: { edge: number; bytes?: number };
-  pipeline: { edge: number; bytes?: number; stages?: number };
-  devices: { edge: number; stageBytes?: number[] };
+  /** Largest edge by the estimates, and by the estimates corrected with this n_feat's measured/estimated ratio. */
+  whole: Fit;
+  wholeCorrected?: Fit;
+  pipeline: Fit;
+  pipelineCorrected?: Fit;
+  devices: Fit & { stageBytes?: number[] };
 }
 
 interface ValidationRow {
   nFeat: number;
   edge: number;
   stages: number;
+  /** Estimates of what the step itself allocates (the estimate less weights, buffers and Adam moments). */
   wholeEstimate: number;
   wholeMeasured: number;
   wholeSeconds: number;
@@ -204,92 +213,128 @@ interface ValidationRow {
   pipelineSeconds: number;
 }
 
+const diceCE = (logits: tf.Tensor, target: tf.Tensor) => diceCELoss(logits, target, { softmax: true });
+
+/** Peak bytes of the loss's forward + backward on (batch, e³, classes) logits (the part of a step no layer profile holds). */
+async function lossPeak(batch: number, edge: number, classes: number): Promise<number> {
+  const logits = tf.randomNormal([batch, edge, edge, edge, classes], 0, 1, 'float32', 4);
+  const labels = tf.randomUniform([batch, edge, edge, edge], 0, classes, 'int32', 5);
+  const y = tf.oneHot(labels as tf.Tensor, classes);
+  const { peak } = await measure(async () => {
+    const g = tf.grad((l: tf.Tensor) => diceCE(l, y))(logits);
+    g.dataSync();
+    g.dispose();
+  });
+  tf.dispose([logits, labels, y]);
+  return peak;
+}
+
 async function capacity(o: Options): Promise<{ rows: CapacityRow[]; validation: ValidationRow[]; profileSeconds: number }> {
-  const plan = { batch: o.batch, microBatches: o.micro, optimizer: 'adam' as const };
-  const profiles = new Map<number, [NetworkProfile, NetworkProfile]>();
+  const base = { batch: o.batch, microBatches: o.micro, optimizer: 'adam' as const };
+  const measured = new Map<number, { profiles: [NetworkProfile, NetworkProfile]; loss: [number, number] }>();
   const t0 = performance.now();
   const profilesOf = async (nFeat: number) => {
-    if (!profiles.has(nFeat)) {
+    if (!measured.has(nFeat)) {
       const net = new UNetPipe({ nFeat, outChannels: o.classes, seed: 1 });
       const at = (e: number) => profileLayers(net, [1, e, e, e, 1], { training: true, runs: 0 });
-      profiles.set(nFeat, [await at(32), await at(64)]);
+      measured.set(nFeat, { profiles: [await at(32), await at(64)], loss: [await lossPeak(o.batch, 32, o.classes), await lossPeak(o.batch, 64, o.classes)] });
       net.dispose();
       log(`profiled n_feat ${nFeat} at 32³ and 64³ (${((performance.now() - t0) / 1000).toFixed(0)} s so far)`);
     }
-    return profiles.get(nFeat)!;
+    return measured.get(nFeat)!;
   };
-  const at = (p: [NetworkProfile, NetworkProfile], e: number) => extrapolateProfile(p[0], p[1], [1, e, e, e, 1]);
+  /** Estimated training memory at edge³: extrapolated layer profile + extrapolated loss (both affine in voxels). */
+  const memoryAt = async (nFeat: number, edge: number, maxStages?: number) => {
+    const m = await profilesOf(nFeat);
+    const profile = extrapolateProfile(m.profiles[0], m.profiles[1], [1, edge, edge, edge, 1]);
+    const t = (edge ** 3 - 32 ** 3) / (64 ** 3 - 32 ** 3);
+    const headBytes = Math.max(0, Math.round(m.loss[0] + (m.loss[1] - m.loss[0]) * t));
+    // Weights, BatchNorm buffers and Adam's two moments exist before a step (tf.profile does not see them).
+    const resident = profile.layers.reduce((n, l) => n + 3 * l.paramBytes + l.bufferBytes, 0);
+    return { profile, headBytes, resident, ...trainingMemory(profile, { ...base, headBytes, maxStages }) };
+  };
 
-  const rows: CapacityRow[] = [];
-  for (const nFeat of o.feats) {
-    const p = await profilesOf(nFeat);
-    const params = p[0].layers.reduce((n, l) => n + l.paramBytes, 0) / 4;
-    const whole = largestCube((e) => {
-      const b = trainingMemory(at(p, e), { ...plan, maxStages: 1 }).wholeBytes;
-      return b <= o.budgetBytes ? b : null;
-    });
-    const piped = largestCube((e) => {
-      const m = trainingMemory(at(p, e), plan);
-      return m.pipelineBytes <= o.budgetBytes ? m : null;
-    });
-    const devices = largestCube((e) => {
-      const d = planPipeline(at(p, e), { mode: 'training', ...plan, devices: Array.from({ length: o.devices }, () => ({ memoryBytes: o.budgetBytes })) });
-      return d.fits ? d.stages.map((s) => s.bytes) : null;
-    });
-    rows.push({
-      nFeat,
-      params,
-      whole: { edge: whole.edge, bytes: whole.at },
-      pipeline: { edge: piped.edge, bytes: piped.at?.pipelineBytes, stages: piped.at?.pipelineStages },
-      devices: { edge: devices.edge, stageBytes: devices.at },
-    });
-    const r = rows[rows.length - 1];
-    log(`n_feat ${nFeat}: whole ${r.whole.edge}³ (${mb(r.whole.bytes ?? 0)} MB), pipeline ${r.pipeline.edge}³ (K=${r.pipeline.stages}, ${mb(r.pipeline.bytes ?? 0)} MB), ${o.devices} devices ${r.devices.edge}³`);
-  }
-  const profileSeconds = (performance.now() - t0) / 1000;
-
-  // Estimates vs measured peaks of real training steps (random data, Adam-free: gradients only).
+  // Estimates vs measured peaks of real training steps (random data, gradients only: no optimizer).
   const validation: ValidationRow[] = [];
   for (const [nFeat, edge] of o.validate) {
-    const p = at(await profilesOf(nFeat), edge);
-    const mem = trainingMemory(p, plan);
+    const mem = await memoryAt(nFeat, edge);
     const net = new UNetPipe({ nFeat, outChannels: o.classes, seed: 1 });
     const x = tf.randomNormal([o.batch, edge, edge, edge, 1], 0, 1, 'float32', 2);
     const labels = tf.randomUniform([o.batch, edge, edge, edge], 0, o.classes, 'int32', 3);
     const y = tf.oneHot(labels as tf.Tensor, o.classes);
     labels.dispose();
-    const loss = (logits: tf.Tensor, target: tf.Tensor) => diceCELoss(logits, target, { softmax: true });
     const vars = net.trainableVariables();
     const whole = await measure(async () => {
-      const { value, grads } = tf.variableGrads(() => loss(net.apply(x, { training: true }), y), vars);
+      const { value, grads } = tf.variableGrads(() => diceCE(net.apply(x, { training: true }), y), vars);
       value.dataSync();
       tf.dispose([value, ...Object.values(grads)]);
     });
-    const stages = trainingPlanForK(p, mem.pipelineStages, plan).stages;
     const piped = await measure(async () => {
-      const { grads } = await pipelineGradients(net, x, y, { stages, microBatches: o.micro, loss, batchNorm: 'train' });
+      const { grads } = await pipelineGradients(net, x, y, { stages: mem.pipelinePlan.stages, microBatches: o.micro, loss: diceCE, batchNorm: 'train' });
       tf.dispose(Object.values(grads));
     });
     tf.dispose([x, y]);
-    // tf.profile sees only what the step allocates: not the weights and BatchNorm buffers that exist
-    // before it, nor Adam's two moments (no optimizer here). Compare with the estimates less those.
-    const resident = p.layers.reduce((n, l) => n + 3 * l.paramBytes + l.bufferBytes, 0);
+    net.dispose();
     validation.push({
       nFeat,
       edge,
       stages: mem.pipelineStages,
-      wholeEstimate: mem.wholeBytes - resident,
+      wholeEstimate: mem.wholeBytes - mem.resident,
       wholeMeasured: whole.peak,
       wholeSeconds: whole.seconds,
-      pipelineEstimate: mem.pipelineBytes - resident,
+      pipelineEstimate: mem.pipelineBytes - mem.resident,
       pipelineMeasured: piped.peak,
       pipelineSeconds: piped.seconds,
     });
-    net.dispose();
     const r = validation[validation.length - 1];
     log(`validate n_feat ${nFeat} ${edge}³: whole est ${mb(r.wholeEstimate)} MB / measured ${mb(r.wholeMeasured)} MB (${r.wholeSeconds.toFixed(1)} s); K=${r.stages} est ${mb(r.pipelineEstimate)} MB / measured ${mb(r.pipelineMeasured)} MB (${r.pipelineSeconds.toFixed(1)} s)`);
   }
-  return { rows, validation, profileSeconds };
+
+  const rows: CapacityRow[] = [];
+  for (const nFeat of o.feats) {
+    const m = await profilesOf(nFeat);
+    const params = m.profiles[0].layers.reduce((n, l) => n + l.paramBytes, 0) / 4;
+    const memo = new Map<number, Awaited<ReturnType<typeof memoryAt>>>();
+    for (let e = 32; e <= 1024; e += 32) {
+      const mem = await memoryAt(nFeat, e);
+      memo.set(e, mem);
+      if (mem.pipelineBytes > o.budgetBytes && mem.wholeBytes > o.budgetBytes) break;
+    }
+    // This n_feat's largest validated size gives the correction: resident + (estimate − resident)·measured/estimated.
+    const check = validation.filter((v) => v.nFeat === nFeat).sort((a, b) => b.edge - a.edge)[0];
+    const search = (bytes: (mem: Awaited<ReturnType<typeof memoryAt>>) => number): Fit => {
+      const r = largestCube((e) => {
+        const mem = memo.get(e);
+        return mem && bytes(mem) <= o.budgetBytes ? { edge: e, bytes: bytes(mem), stages: mem.pipelineStages } : null;
+      }, { maxEdge: 1024 });
+      return r.at ?? { edge: 0 };
+    };
+    const whole = search((mem) => mem.wholeBytes);
+    const pipeline = search((mem) => mem.pipelineBytes);
+    const corrected = check && {
+      whole: search((mem) => mem.resident + (mem.wholeBytes - mem.resident) * (check.wholeMeasured / check.wholeEstimate)),
+      pipeline: search((mem) => mem.resident + (mem.pipelineBytes - mem.resident) * (check.pipelineMeasured / check.pipelineEstimate)),
+    };
+    // LAMP's setting: one stage per device, each device the budget; the loss is on the last device.
+    const devices = largestCube((e) => {
+      const mem = memo.get(e);
+      if (!mem) return null;
+      const d = planPipeline(mem.profile, { mode: 'training', ...base, devices: Array.from({ length: o.devices }, () => ({ memoryBytes: o.budgetBytes })) });
+      const stageBytes = d.stages.map((st, j) => st.bytes + (j === d.stages.length - 1 ? mem.headBytes : 0));
+      return stageBytes.every((b) => b <= o.budgetBytes) ? stageBytes : null;
+    }, { maxEdge: 1024 });
+    rows.push({
+      nFeat,
+      params,
+      whole: { edge: whole.edge, bytes: whole.bytes },
+      pipeline,
+      ...(corrected ? { wholeCorrected: { edge: corrected.whole.edge, bytes: corrected.whole.bytes }, pipelineCorrected: corrected.pipeline } : {}),
+      devices: { edge: devices.edge, stageBytes: devices.at },
+    });
+    const r = rows[rows.length - 1];
+    log(`n_feat ${nFeat}: whole ${r.whole.edge}³, pipeline ${r.pipeline.edge}³ (K=${r.pipeline.stages}), corrected ${r.wholeCorrected?.edge ?? '–'}³ / ${r.pipelineCorrected?.edge ?? '–'}³, ${o.devices} devices ${r.devices.edge}³`);
+  }
+  return { rows, validation, profileSeconds: (performance.now() - t0) / 1000 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,12 +541,13 @@ runCli(async () => {
     out.capacity = cap;
     const gb = (o.budgetBytes / GiB).toFixed(1);
     log(`\n#### Table 1: largest training cube under ${gb} GiB (batch ${o.batch}, ${o.micro} micro-batch${o.micro > 1 ? 'es' : ''}, Adam, ${o.classes} classes; estimated from profiles at 32³ and 64³)\n`);
-    log(`| n_feat | parameters | (i) whole network | (ii) K stages + checkpointing, one device | (iii) ${o.devices} devices × ${gb} GiB |`);
-    log('|---|---|---|---|---|');
+    const fit = (f?: Fit, withK = false) => (f ? (f.edge ? `${f.edge}³ (${withK ? `K=${f.stages}, ` : ''}${mb(f.bytes ?? 0)} MB)` : 'none') : '–');
+    log(`| n_feat | parameters | (i) whole network, estimated | (i) corrected | (ii) K stages + checkpointing, one device, estimated | (ii) corrected | (iii) ${o.devices} devices × ${gb} GiB, estimated |`);
+    log('|---|---|---|---|---|---|---|');
     for (const r of cap.rows) {
-      log(`| ${r.nFeat} | ${r.params.toLocaleString('en-US')} | ${r.whole.edge}³ (${mb(r.whole.bytes ?? 0)} MB) | ${r.pipeline.edge}³ (K=${r.pipeline.stages}, ${mb(r.pipeline.bytes ?? 0)} MB) | ${r.devices.edge}³ (max stage ${mb(Math.max(0, ...(r.devices.stageBytes ?? [0])))} MB) |`);
+      log(`| ${r.nFeat} | ${r.params.toLocaleString('en-US')} | ${fit(r.whole)} | ${fit(r.wholeCorrected)} | ${fit(r.pipeline, true)} | ${fit(r.pipelineCorrected, true)} | ${r.devices.edge ? `${r.devices.edge}³ (stages ${r.devices.stageBytes!.map(mb).join(' / ')} MB)` : 'none'} |`);
     }
-    log('\n| check | whole: estimated / measured MB | K | pipeline: estimated / measured MB | step s (whole / pipeline) |');
+    log('\n| check (step allocations) | whole: estimated / measured MB | K | pipeline: estimated / measured MB | step s (whole / pipeline) |');
     log('|---|---|---|---|---|');
     for (const r of cap.validation) {
       log(`| n_feat ${r.nFeat}, ${r.edge}³ | ${mb(r.wholeEstimate)} / ${mb(r.wholeMeasured)} | ${r.stages} | ${mb(r.pipelineEstimate)} / ${mb(r.pipelineMeasured)} | ${r.wholeSeconds.toFixed(1)} / ${r.pipelineSeconds.toFixed(1)} |`);

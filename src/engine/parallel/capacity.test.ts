@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extrapolateProfile, largestCube, trainingMemory, trainingPlanForK } from './capacity';
+import { extrapolateProfile, largestCube, oneDeviceBytes, trainingMemory, trainingPlanForK } from './capacity';
 import type { LayerProfile, NetworkProfile } from './profile';
 
 /**
@@ -71,8 +71,19 @@ describe('trainingMemory', () => {
     const two = trainingPlanForK(p, 2);
     expect(two.balance).toEqual([1, 1]);
     expect(two.singleDeviceBytes).toBe(1604 + 52 * x);
+    expect(oneDeviceBytes(two)).toBe(two.singleDeviceBytes);
     const m = trainingMemory(p);
     expect(m).toMatchObject({ wholeBytes: 2104 + 84 * x, pipelineBytes: 1604 + 52 * x, pipelineStages: 2 });
+  });
+
+  it('the loss (headBytes) is added to the whole tape and to the last stage only', () => {
+    const x = 128 ** 3;
+    const p = extrapolateProfile(P32, P64, [1, 128, 128, 128, 1]);
+    // K = 2: 604 + 12x + max(1000 + 40x, 500 + 40x + 1000) = 2104 + 52x; whole: 2104 + 84x + 1000
+    expect(oneDeviceBytes(trainingPlanForK(p, 2), 1000)).toBe(2104 + 52 * x);
+    expect(trainingMemory(p, { headBytes: 1000 })).toMatchObject({ wholeBytes: 3104 + 84 * x, pipelineBytes: 2104 + 52 * x, pipelineStages: 2 });
+    // head 10x: K = 2 gives 604 + 12x + 500 + 40x + 10x = 1104 + 62x; K = 1 gives 2104 + 94x
+    expect(trainingMemory(p, { headBytes: 10 * x }).pipelineBytes).toBe(1104 + 62 * x);
   });
 });
 

@@ -54,10 +54,15 @@ export interface TrainingMemoryOptions {
   optimizer?: OptimizerKind;
   /** Largest K tried for the one-device pipeline. Default: one stage per layer. */
   maxStages?: number;
+  /**
+   * Bytes of the loss's forward + backward on the network output for the whole mini-batch (not part of
+   * the layer profile); it is alive with the last stage's recompute. Default 0.
+   */
+  headBytes?: number;
 }
 
 export interface TrainingMemory {
-  /** Unpartitioned, one tape over the whole mini-batch (plan.wholeBytes). */
+  /** Unpartitioned, one tape over the whole mini-batch (plan.wholeBytes) + the loss. */
   wholeBytes: number;
   /** GPipe with checkpointing, all K stages on one device in turn: the K with the fewest bytes. */
   pipelineBytes: number;
@@ -72,15 +77,28 @@ export function trainingPlanForK(profile: NetworkProfile, k: number, opts: Train
   return planPipeline(profile, { ...base, devices: Array.from({ length: k }, () => ({ memoryBytes: Infinity })) });
 }
 
+/**
+ * A plan's stages run in turn on one device (plan.singleDeviceBytes): all parameters, the checkpoints of
+ * every stage, and the largest recompute, the last stage's counted with the loss's `headBytes`.
+ */
+export function oneDeviceBytes(plan: PipelinePlan, headBytes = 0): number {
+  const last = plan.stages.length - 1;
+  const params = plan.stages.reduce((n, s) => n + s.paramBytes, 0);
+  const checkpoints = plan.stages.reduce((n, s) => n + s.checkpointBytes, 0);
+  return params + checkpoints + Math.max(...plan.stages.map((s, j) => s.activationBytes - s.checkpointBytes + (j === last ? headBytes : 0)));
+}
+
 /** Training bytes of the whole network and of the best one-device pipeline (K = 1 … maxStages). */
 export function trainingMemory(profile: NetworkProfile, opts: TrainingMemoryOptions = {}): TrainingMemory {
   const maxK = Math.min(opts.maxStages ?? profile.layers.length, profile.layers.length);
-  let best: PipelinePlan | undefined;
+  const head = opts.headBytes ?? 0;
+  let best: { plan: PipelinePlan; bytes: number } | undefined;
   for (let k = 1; k <= maxK; k++) {
     const plan = trainingPlanForK(profile, k, opts);
-    if (!best || plan.singleDeviceBytes < best.singleDeviceBytes) best = plan;
+    const bytes = oneDeviceBytes(plan, head);
+    if (!best || bytes < best.bytes) best = { plan, bytes };
   }
-  return { wholeBytes: best!.wholeBytes, pipelineBytes: best!.singleDeviceBytes, pipelineStages: best!.stages.length, pipelinePlan: best! };
+  return { wholeBytes: best!.plan.wholeBytes + head, pipelineBytes: best!.bytes, pipelineStages: best!.plan.stages.length, pipelinePlan: best!.plan };
 }
 
 export interface CubeSearch<T> {
