@@ -27,18 +27,28 @@ export const DEFAULT_FINETUNE: FineTuneOptions = {
 
 interface FineTuneState {
   status: 'idle' | 'running' | 'paused' | 'done';
+  /** Updates the run aims at (a resumed run keeps its saved target). */
+  total: number;
   history: StepInfo[];
   summary: FineTuneSummary | null;
 }
 
 /** The run's live state, kept apart from the main store so 10 updates a second don't touch the rest. */
-export const useFineTune = create<FineTuneState>(() => ({ status: 'idle', history: [], summary: null }));
+export const useFineTune = create<FineTuneState>(() => ({ status: 'idle', total: 0, history: [], summary: null }));
+
+/** "0.412 → 0.530", or null when no validation slab was held out (the Dice is then NaN). */
+export function diceChange(s: FineTuneSummary): string | null {
+  const f = (d: number) => (Number.isNaN(d) ? '–' : d.toFixed(3));
+  return Number.isNaN(s.diceAfter) ? null : `${f(s.diceBefore)} → ${f(s.diceAfter)}`;
+}
 
 export async function startFineTune(opts: FineTuneOptions, resume = false): Promise<void> {
   const { scan, layers, notify } = useStore.getState();
   if (!scan) return;
   const observers = layers.filter((l) => l.kind === 'observer').map((l) => ({ name: l.name, mask: l.data.slice() }));
-  useFineTune.setState({ status: 'running', history: resume ? useFineTune.getState().history : [], summary: null });
+  const saved = resume ? await engine().hasFineTuneCheckpoint(scan.key) : null;
+  // The worker replays a resumed run's saved history, so the curves always start empty here.
+  useFineTune.setState({ status: 'running', total: saved?.steps ?? opts.steps, history: [], summary: null });
   try {
     const summary = await engine().startFineTune(
       { ...opts, scanKey: scan.key, volume: scan.volume, observers },
@@ -46,16 +56,19 @@ export async function startFineTune(opts: FineTuneOptions, resume = false): Prom
       Comlink.proxy((info: StepInfo) => useFineTune.setState((s) => ({ history: [...s.history, info] }))),
     );
     useFineTune.setState({ status: 'done', summary });
-    notify('info', `Fine-tuning ${summary.state} after ${summary.steps} steps: validation Dice ${summary.diceBefore.toFixed(3)} → ${summary.diceAfter.toFixed(3)}`);
+    const dice = diceChange(summary);
+    notify('info', `Fine-tuning ${summary.state} after ${summary.steps} steps${dice ? `: validation Dice ${dice}` : ''}`);
   } catch (err) {
     useFineTune.setState({ status: 'idle' });
     notify('error', `Fine-tuning failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
+/** Resolves once the worker has paused and saved its checkpoint. */
 export async function pauseFineTune(): Promise<void> {
   await engine().pauseFineTune();
-  useFineTune.setState({ status: 'paused' });
+  // Unless the run ended during the update the pause waited for.
+  if (useFineTune.getState().status === 'running') useFineTune.setState({ status: 'paused' });
 }
 
 export async function resumeFineTune(): Promise<void> {

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { applyFineTuned, cancelFineTune, DEFAULT_FINETUNE, downloadFineTuned, exportForMonai, pauseFineTune, resumeFineTune, startFineTune, useFineTune, type FineTuneOptions } from '../finetune';
+import { applyFineTuned, cancelFineTune, DEFAULT_FINETUNE, diceChange, downloadFineTuned, exportForMonai, pauseFineTune, resumeFineTune, startFineTune, useFineTune, type FineTuneOptions } from '../finetune';
 import { engine } from '../engine-client';
 import { useStore } from '../store';
 import { TrainingChart } from './TrainingChart';
@@ -18,17 +18,21 @@ export function FineTunePanel() {
   const scan = useStore((s) => s.scan);
   const model = useStore((s) => s.model);
   const layers = useStore((s) => s.layers);
-  const { status, history, summary } = useFineTune();
+  const { status, total, history, summary } = useFineTune();
   const [o, setO] = useState<FineTuneOptions>(DEFAULT_FINETUNE);
-  const [saved, setSaved] = useState<number | null>(null);
+  const [saved, setSaved] = useState<{ step: number; steps: number } | null>(null);
   const set = (patch: Partial<FineTuneOptions>) => setO((x) => ({ ...x, ...patch }));
+  const last = history.at(-1);
 
+  // Checkpoints are written on pause, at the end and every `checkpointEvery` updates.
+  const lastStep = last?.step ?? 0;
+  const checkpointDue = status !== 'running' || (o.checkpointEvery > 0 && lastStep % o.checkpointEvery === 0);
   useEffect(() => {
-    if (scan) void engine().hasFineTuneCheckpoint(scan.key).then(setSaved);
-  }, [scan, status]);
+    if (scan && checkpointDue) void engine().hasFineTuneCheckpoint(scan.key).then(setSaved);
+  }, [scan, status, lastStep, checkpointDue]);
 
   if (!scan) return null;
-  const last = history.at(-1);
+  const dice = summary && diceChange(summary);
   const targets = [
     ...layers.filter((l) => l.kind === 'observer').map((l) => ({ value: `observer:${l.name}`, label: l.name })),
     { value: 'each-observer', label: 'each observer as a sample' },
@@ -74,6 +78,9 @@ export function FineTunePanel() {
         <NumberField label="steps" value={o.steps} onChange={(steps) => set({ steps })} />
         <NumberField label="batch" value={o.batchSize} onChange={(batchSize) => set({ batchSize })} />
         <NumberField label="patch" value={o.patchSize} step={16} onChange={(patchSize) => set({ patchSize })} />
+        <NumberField label="checkpoint every" value={o.checkpointEvery} onChange={(checkpointEvery) => set({ checkpointEvery })} />
+        <NumberField label="validate every" value={o.validateEvery} onChange={(validateEvery) => set({ validateEvery })} />
+        <NumberField label="held-out fraction" value={o.validationFraction} step={0.05} onChange={(validationFraction) => set({ validationFraction })} />
         <label className="field">
           <input type="checkbox" checked={o.selfEnsembling} onChange={(e) => set({ selfEnsembling: e.target.checked })} /> adaptive self-ensembling
         </label>
@@ -90,9 +97,9 @@ export function FineTunePanel() {
             <button disabled={!model} onClick={() => startFineTune(o)}>
               Train
             </button>
-            {saved !== null && status === 'idle' && (
+            {saved && saved.step < saved.steps && status === 'idle' && (
               <button disabled={!model} onClick={() => startFineTune(o, true)}>
-                Resume from step {saved}
+                Resume from step {saved.step}
               </button>
             )}
           </>
@@ -106,10 +113,15 @@ export function FineTunePanel() {
       {(history.length > 0 || status === 'running') && (
         <>
           <p className="hint" data-testid="finetune-status">
-            {status} · step {last?.step ?? 0}/{o.steps} · loss {last ? last.loss.toFixed(4) : '–'} · {last ? last.stepsPerSec.toFixed(2) : '–'} steps/s
+            {status} · step {lastStep}/{total} · loss {last ? last.loss.toFixed(4) : '–'} · {last ? last.stepsPerSec.toFixed(2) : '–'} steps/s
           </p>
           <TrainingChart history={history} />
         </>
+      )}
+      {saved && (
+        <p className="hint" data-testid="finetune-checkpoint">
+          Checkpoint in this browser: step {saved.step} of {saved.steps}
+        </p>
       )}
       <div className="row">
         <button title="Scan, labels (observers → training, consensus → validation) and weights as a MONAI datalist zip" onClick={exportForMonai}>
@@ -118,9 +130,7 @@ export function FineTunePanel() {
       </div>
       {summary && (
         <div data-testid="finetune-summary">
-          <p className="hint">
-            Validation Dice on the held-out slices: {summary.diceBefore.toFixed(3)} before → {summary.diceAfter.toFixed(3)} after.
-          </p>
+          <p className="hint">{dice ? `Validation Dice on the held-out slices: ${dice}.` : 'No slices held out for validation.'}</p>
           <div className="row wrap">
             <button onClick={applyFineTuned}>Use the new weights</button>
             <button onClick={() => downloadFineTuned('pt')}>Download .pt (MONAI)</button>

@@ -27,12 +27,18 @@ export function TrainingChart({ history }: { history: StepInfo[] }) {
     return () => plot.current?.destroy();
   }, []);
   useEffect(() => {
-    plot.current?.setData([
+    if (!plot.current || !host.current) return;
+    plot.current.setData([
       history.map((h) => h.step),
       history.map((h) => h.loss),
       history.map((h) => h.valDice ?? null),
       history.map((h) => h.stepsPerSec),
     ]);
+    // What the chart plots, readable from outside the canvas (tests, assistive tools).
+    const [steps, losses] = plot.current.data;
+    host.current.dataset.points = String(steps.length);
+    host.current.dataset.steps = steps.join(',');
+    host.current.dataset.losses = (losses as (number | null)[]).map((v) => (v == null ? '' : v.toPrecision(6))).join(',');
   }, [history]);
   return <div ref={host} className="slice-plot" data-testid="training-chart" />;
 }

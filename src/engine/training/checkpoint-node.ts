@@ -1,7 +1,7 @@
 /**
  * Checkpoints as files (Node only: imports node:fs): `<dir>/<key>/` holds `weights.safetensors`,
  * `optimizer.safetensors`, `teacher.safetensors` (self-ensembling only) and `state.json` (step,
- * configuration, history, teacher gate). Each file is written to a temporary name and renamed, and
+ * configuration, history, teacher gate, data options). Each file is written to a temporary name and renamed, and
  * state.json goes last, so an interrupted save leaves the previous checkpoint loadable.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +14,7 @@ interface StateFile {
   config: TrainingCheckpoint['config'];
   history: TrainingCheckpoint['history'];
   teacher?: { updates: number; recentLosses: number[] };
+  dataOptions?: TrainingCheckpoint['dataOptions'];
   savedAt: string;
 }
 
@@ -42,6 +43,7 @@ export class NodeCheckpointStore implements CheckpointStore {
     if (c.teacher) await writeAtomic(join(d, 'teacher.safetensors'), c.teacher.weights);
     const state: StateFile = { step: c.step, config: c.config, history: c.history, savedAt: c.savedAt };
     if (c.teacher) state.teacher = { updates: c.teacher.updates, recentLosses: c.teacher.recentLosses };
+    if (c.dataOptions) state.dataOptions = c.dataOptions;
     await writeAtomic(join(d, 'state.json'), JSON.stringify(state));
   }
 
@@ -69,6 +71,7 @@ export class NodeCheckpointStore implements CheckpointStore {
       savedAt: state.savedAt,
     };
     if (state.teacher) c.teacher = { weights: await need('teacher.safetensors'), ...state.teacher };
+    if (state.dataOptions) c.dataOptions = state.dataOptions;
     return c;
   }
 

@@ -33,7 +33,7 @@ const sample = (step: number, withTeacher: boolean): TrainingCheckpoint => ({
     seed: 3,
   },
   history: [{ step: 1, loss: 0.5, supervisedLoss: 0.5, lr: 1e-3, seconds: 0.1, valDice: 0.25 }],
-  ...(withTeacher ? { teacher: { weights: Uint8Array.from([5, 5]), updates: step, recentLosses: [0.5, 0.25] } } : {}),
+  ...(withTeacher ? { teacher: { weights: Uint8Array.from([5, 5]), updates: step, recentLosses: [0.5, 0.25] }, dataOptions: { labels: 'staple', validationFraction: 0.2, extra: true } } : {}),
   savedAt: '2025-01-01T00:00:00.000Z',
 });
 

@@ -14,6 +14,9 @@ import { readSafetensors, writeSafetensors, type StateDict } from '../weights';
 import type { ScheduledOptimizer } from './optim';
 import type { StepRecord, TrainerConfig } from './trainer';
 
+/** How a caller picked its training data (the trainer only stores it): e.g. fine-tuning's target and held-out fraction. */
+export type DataOptions = Record<string, string | number | boolean>;
+
 export interface TrainingCheckpoint {
   /** The student network's state dict (PyTorch layout, float32), safetensors bytes. */
   weights: Uint8Array;
@@ -25,6 +28,8 @@ export interface TrainingCheckpoint {
   history: StepRecord[];
   /** Mean-teacher weights and gate state, when self-ensembling is on. */
   teacher?: { weights: Uint8Array; updates: number; recentLosses: number[] };
+  /** The caller's choice of training data (`TrainerData.dataOptions`), so a resumed run rebuilds the same data. */
+  dataOptions?: DataOptions;
   /** ISO time of the save. */
   savedAt: string;
 }

@@ -277,6 +277,30 @@ describe('Trainer', () => {
     c.dispose();
   });
 
+  it('pause() resolves only once the checkpoint is saved, and when the run ends before it could pause', async () => {
+    const store = new MemoryCheckpointStore();
+    let paused: Promise<void> | null = null;
+    const t = await Trainer.create(config({ steps: 3 }), { train, store, key: 'q', onStep: (s) => void (s.step === 1 && (paused = t.pause())) });
+    const done = t.run();
+    while (!paused) await new Promise((r) => setTimeout(r, 1));
+    await paused;
+    // No polling: the promise itself says the checkpoint is there.
+    expect(t.state).toBe('paused');
+    expect((await store.load('q'))!.step).toBe(1);
+    expect((await store.load('q'))!.history.map((h) => h.step)).toEqual([1]);
+    t.resume();
+    expect(await done).toBe('finished');
+
+    // Asked during the last update: nothing is left to pause, so the promise settles when the run ends.
+    const last = await Trainer.create(config({ steps: 1 }), { train, onStep: () => void (paused = last.pause()) });
+    paused = null;
+    expect(await last.run()).toBe('finished');
+    await paused;
+    expect(last.state).toBe('finished');
+    t.dispose();
+    last.dispose();
+  });
+
   it('rejects bad configurations with an InputError', async () => {
     await expect(Trainer.create(config({ steps: -1 }), { train })).rejects.toThrow(/steps must be a non-negative integer/);
     await expect(Trainer.create(config({ model: { kind: 'unet3d' as never } }), { train })).rejects.toThrow(/slice-wise/);

@@ -23,7 +23,7 @@ import { Rng } from '../random';
 import { deriveSeed } from '../synth/seeds';
 import { readSafetensors, writeSafetensors, type StateDict } from '../weights';
 import { createNetwork, type ModelKind, type Network } from '../../models';
-import { loadOptimizerState, saveOptimizerState, type CheckpointStore, type TrainingCheckpoint } from './checkpoint';
+import { loadOptimizerState, saveOptimizerState, type CheckpointStore, type DataOptions, type TrainingCheckpoint } from './checkpoint';
 import { PatchSampler, type PatchBatch, type PatchOptions, type PreparedCase, type ValidationSlices } from './data';
 import { crossEntropyLoss, diceCELoss, diceLoss, nrDiceLoss, type NRDiceOptions } from './losses';
 import { createOptimizer, type OptimizerOptions, type ScheduledOptimizer } from './optim';
@@ -118,6 +118,8 @@ export interface TrainerData {
   store?: CheckpointStore;
   /** Checkpoint key in `store`. Default 'training'. */
   key?: string;
+  /** Saved with every checkpoint as they are, for the caller to rebuild this data when resuming. */
+  dataOptions?: DataOptions;
   onStep?: (info: StepInfo) => void;
 }
 
@@ -197,6 +199,8 @@ export class Trainer {
   private pauseRequested = false;
   private cancelRequested = false;
   private wake: (() => void) | null = null;
+  /** Callers of `pause()` waiting for the run to stop (checkpoint saved) or to end. */
+  private pauseWaiters: (() => void)[] = [];
 
   private constructor(
     readonly config: TrainerConfig,
@@ -377,27 +381,43 @@ export class Trainer {
     if (this._state === 'running' || this._state === 'paused') throw new Error('the trainer is already running');
     this._state = 'running';
     this.cancelRequested = false;
-    while (this.done < this.config.steps) {
-      await new Promise((r) => setTimeout(r, 0));
-      if (this.cancelRequested) break;
-      if (this.pauseRequested) {
-        this._state = 'paused';
-        if (this.data.store) await this.save();
-        await new Promise<void>((r) => (this.wake = r));
-        this.wake = null;
+    try {
+      while (this.done < this.config.steps) {
+        await new Promise((r) => setTimeout(r, 0));
         if (this.cancelRequested) break;
-        this._state = 'running';
+        if (this.pauseRequested) {
+          // 'paused' only once the checkpoint is written, so a reload right after pausing can resume.
+          if (this.data.store) await this.save();
+          this._state = 'paused';
+          this.settlePause();
+          await new Promise<void>((r) => (this.wake = r));
+          this.wake = null;
+          if (this.cancelRequested) break;
+          this._state = 'running';
+        }
+        await this.trainStep();
       }
-      await this.trainStep();
+      this._state = this.cancelRequested ? 'cancelled' : 'finished';
+      this.pauseRequested = false;
+      return this._state === 'cancelled' ? 'cancelled' : 'finished';
+    } finally {
+      // A pause asked for during the last update (or a failed one) must not wait forever.
+      this.settlePause();
     }
-    this._state = this.cancelRequested ? 'cancelled' : 'finished';
-    this.pauseRequested = false;
-    return this._state === 'cancelled' ? 'cancelled' : 'finished';
   }
 
-  /** Stops after the current update and saves a checkpoint (when there is a store). */
-  pause(): void {
+  private settlePause(): void {
+    for (const r of this.pauseWaiters.splice(0)) r();
+  }
+
+  /**
+   * Stops after the current update and saves a checkpoint (when there is a store). Resolves once the
+   * run is paused with its checkpoint written, or has ended; at once when the trainer is not running.
+   */
+  pause(): Promise<void> {
     this.pauseRequested = true;
+    if (this._state !== 'running') return Promise.resolve();
+    return new Promise((r) => this.pauseWaiters.push(r));
   }
 
   resume(): void {
@@ -424,6 +444,7 @@ export class Trainer {
     if (this.teacherNet && this.teacher) {
       ckpt.teacher = { weights: writeSafetensors(await this.teacherNet.stateDict()), updates: this.teacher.step, recentLosses: this.teacher.gate.recent() };
     }
+    if (this.data.dataOptions) ckpt.dataOptions = { ...this.data.dataOptions };
     return ckpt;
   }
 

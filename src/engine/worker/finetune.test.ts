@@ -6,8 +6,9 @@ import { MemoryCheckpointStore } from '../training/checkpoint';
 import type { PreparedCase } from '../training/data';
 import { readWeights, writeSafetensors } from '../weights';
 import { CopleNet } from '../../models';
+import type { StepInfo } from '../training/trainer';
 import { currentModel, loadModel, startBackend } from './compute';
-import { applyFineTuned, fineTunedWeights, hasCheckpoint, setCheckpointStore, splitSlabs, startFineTune } from './finetune';
+import { applyFineTuned, cancelFineTune, fineTunedWeights, hasCheckpoint, pauseFineTune, setCheckpointStore, splitSlabs, startFineTune, type FineTuneRequest } from './finetune';
 
 describe('fine-tuning in the worker', () => {
   beforeAll(async () => {
@@ -55,7 +56,7 @@ describe('fine-tuning in the worker', () => {
     expect(steps).toEqual([1, 2, 3]);
     expect(summary).toMatchObject({ state: 'finished', steps: 3 });
     expect(summary.diceAfter).toBeGreaterThanOrEqual(0);
-    expect(await hasCheckpoint('phantom7')).toBe(3);
+    expect(await hasCheckpoint('phantom7')).toEqual({ step: 3, steps: 3 });
     const pt = readWeights(await fineTunedWeights('pt'), 'fine-tuned.pt');
     expect(pt.format).toBe('torch-zip');
     expect(pt.stateDict.size).toBe(215);
@@ -64,5 +65,51 @@ describe('fine-tuning in the worker', () => {
     expect(currentModel()!.weights).toBe('fine-tuned (step 3)');
     // The trainer's networks and optimizer are gone; only the applied model's tensors remain.
     expect(tf.memory().numTensors).toBeLessThan(before);
+  });
+
+  it('pausing resolves with the checkpoint saved; a resumed run (as after a reload) replays the saved curve first', async () => {
+    const phantom = generateCase({ size: [64, 64, 12], spacing: [5, 5, 10] }, 7);
+    const req: FineTuneRequest = {
+      scanKey: 'phantom7-resume',
+      volume: phantom.scan,
+      observers: phantom.observers.map((o) => ({ name: o.name, mask: o.mask.data as Uint8Array })),
+      labels: 'staple',
+      loss: { kind: 'dice' },
+      optimizer: 'adam',
+      learningRate: 1e-3,
+      steps: 4,
+      batchSize: 1,
+      patchSize: 32,
+      batchNorm: 'train',
+      freezeEncoder: false,
+      selfEnsembling: false,
+      validateEvery: 0,
+      checkpointEvery: 0,
+      validationFraction: 0,
+    };
+    const first: StepInfo[] = [];
+    let paused: Promise<void> | null = null;
+    const run = startFineTune(req, false, (info) => {
+      first.push(info);
+      if (info.step === 2) paused = pauseFineTune();
+    });
+    while (!paused) await new Promise((r) => setTimeout(r, 1));
+    await paused;
+    // checkpointEvery is 0: the checkpoint comes from the pause alone.
+    expect(await hasCheckpoint('phantom7-resume')).toEqual({ step: 2, steps: 4 });
+    await cancelFineTune();
+    expect(await run).toMatchObject({ state: 'cancelled', steps: 2 });
+    expect(first.map((s) => s.step)).toEqual([1, 2]);
+    // No validation slab held out: no Dice to report.
+    expect(Number.isNaN((await run).diceAfter)).toBe(true);
+
+    const second: StepInfo[] = [];
+    // The form after a reload shows the defaults; the saved run keeps its own target and (no) held-out slab.
+    const summary = await startFineTune({ ...req, labels: 'majority', validationFraction: 0.5 }, true, (info) => second.push(info));
+    expect(summary).toMatchObject({ state: 'finished', steps: 4 });
+    expect(Number.isNaN(summary.diceAfter)).toBe(true);
+    expect(second.map((s) => s.step)).toEqual([1, 2, 3, 4]);
+    expect(second.slice(0, 2).map((s) => s.loss)).toEqual(first.map((s) => s.loss));
+    expect(await hasCheckpoint('phantom7-resume')).toEqual({ step: 4, steps: 4 });
   });
 });

@@ -96,9 +96,10 @@ function configOf(req: FineTuneRequest, features: number[]): TrainerConfig {
   };
 }
 
-export async function hasCheckpoint(scanKey: string): Promise<number | null> {
+/** The run saved for this scan: updates done and the run's target, or null when there is none. */
+export async function hasCheckpoint(scanKey: string): Promise<{ step: number; steps: number } | null> {
   const ckpt = await (await checkpointStore()).load(keyOf(scanKey)).catch(() => null);
-  return ckpt ? ckpt.step : null;
+  return ckpt ? { step: ckpt.step, steps: ckpt.config.steps } : null;
 }
 
 /** Trains (or resumes the saved run for this scan when `resume`), reporting every update. */
@@ -106,20 +107,33 @@ export async function startFineTune(req: FineTuneRequest, resume: boolean, onSte
   const model = currentModel();
   const weights = currentWeights();
   if (!model || !weights) throw new InputError('fine-tuning', 'load a model (weights) first');
-  if (trainer) throw new Error('a fine-tuning run is already going');
+  if (trainer && (trainer.state === 'running' || trainer.state === 'paused')) throw new Error('a fine-tuning run is already going');
+  // A finished or cancelled run not applied is replaced by the new one.
+  trainer?.dispose();
+  trainer = null;
   if (tf.getBackend() === 'wasm') registerWasmTrainingKernels();
+  const store = await checkpointStore();
+  const key = keyOf(req.scanKey);
+  const saved = resume ? await store.load(key) : null;
+  if (resume && !saved) throw new InputError('fine-tuning', 'no saved run for this scan to resume');
+  // A resumed run trains on the target and slab it was started with, whatever the form says now.
+  const labels = String(saved?.dataOptions?.labels ?? req.labels);
+  const fraction = Number(saved?.dataOptions?.validationFraction ?? req.validationFraction);
   const scans = [{ id: 'scan', image: req.volume, observers: req.observers }];
-  const [prepared] = prepareCases(casesFromScans(scans, parseLabelSource(req.labels)).slice(0, 1));
-  const { train, validation } = splitSlabs(prepared, req.validationFraction);
-  const extraTrain = req.labels === 'each-observer' ? prepareCases(casesFromScans(scans, parseLabelSource(req.labels)).slice(1)).map((c) => splitSlabs(c, req.validationFraction).train) : [];
+  const cases = prepareCases(casesFromScans(scans, parseLabelSource(labels)));
+  const { train, validation } = splitSlabs(cases[0], fraction);
+  const extraTrain = labels === 'each-observer' ? cases.slice(1).map((c) => splitSlabs(c, fraction).train) : [];
   const data = {
     train: [train, ...extraTrain],
     validation: validation ? validationSlices([validation], { maxSlicesPerCase: 16 }) : [],
-    store: await checkpointStore(),
-    key: keyOf(req.scanKey),
+    store,
+    key,
+    dataOptions: { labels, validationFraction: fraction },
     onStep,
   };
-  trainer = resume ? await Trainer.resume(data) : await Trainer.create(configOf(req, model.features), data, readWeights(weights.bytes, weights.name).stateDict);
+  trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(configOf(req, model.features), data, readWeights(weights.bytes, weights.name).stateDict);
+  // A resumed run's curves start with the saved history (the page showing them may be new).
+  for (const h of trainer.history) onStep({ ...h, stepsPerSec: h.seconds > 0 ? 1 / h.seconds : 0 });
   try {
     const diceBefore = resume ? NaN : await trainer.validate();
     const state = await trainer.run();
@@ -133,8 +147,9 @@ export async function startFineTune(req: FineTuneRequest, resume: boolean, onSte
   }
 }
 
-export function pauseFineTune(): void {
-  trainer?.pause();
+/** Resolves once the run is paused with its checkpoint saved (or has ended). */
+export async function pauseFineTune(): Promise<void> {
+  await trainer?.pause();
 }
 export function resumeFineTune(): void {
   trainer?.resume();
