@@ -1,8 +1,8 @@
 /**
  * `npm run experiment:lamp -- [--budget-gb 2] [--feats 8,16,32] [--classes 10] [--batch 1] [--micro 1]
  *   [--devices 4] [--validate 8x64,8x96,16x64,32x64] [--nfeat 4] [--cases 6] [--test-cases 4]
- *   [--size 128,128,64] [--spacing 3,3,5] [--crop 64] [--crop-batch 2] [--steps 250] [--whole-steps 16]
- *   [--lr 0.002] [--overlap 0.25] [--seed 1] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]`
+ *   [--size 128,128,64] [--spacing 3,3,5] [--crop 64] [--crop-batch 2] [--steps 150] [--whole-steps 10]
+ *   [--lr 0.0015] [--overlap 0.25] [--seed 1] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]`
  *
  * LAMP's two experiments (spec §4.5) re-run at CPU scale with this engine's UNetPipe (src/models/unetpipe.ts):
  *
@@ -47,6 +47,7 @@ import { runCli } from './files';
 const USAGE =
   'usage: npm run experiment:lamp -- [--budget-gb G] [--feats a,b,c] [--classes C] [--batch B] [--micro M] [--devices D] [--validate NFxEDGE,...] [--nfeat F] [--cases N] [--test-cases N] [--size X,Y,Z] [--spacing X,Y,Z] [--crop P] [--crop-batch B] [--steps S] [--whole-steps S] [--lr LR] [--overlap O] [--seed S] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]';
 const GiB = 2 ** 30;
+const CLIP_NORM = 2;
 const MiB = 2 ** 20;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const mb = (b: number) => (b / MiB).toFixed(0);
@@ -70,9 +71,9 @@ function parse() {
         spacing: { type: 'string', default: '3,3,5' },
         crop: { type: 'string', default: '64' },
         'crop-batch': { type: 'string', default: '2' },
-        steps: { type: 'string', default: '250' },
-        'whole-steps': { type: 'string', default: '16' },
-        lr: { type: 'string', default: '0.002' },
+        steps: { type: 'string', default: '150' },
+        'whole-steps': { type: 'string', default: '10' },
+        lr: { type: 'string', default: '0.0015' },
         overlap: { type: 'string', default: '0.25' },
         seed: { type: 'string', default: '1' },
         backend: { type: 'string', default: 'wasm' },
@@ -421,11 +422,24 @@ async function segmentation(o: Options) {
   const rng = new Rng(deriveSeed(o.seed, 'lamp-crops'));
   const losses: number[] = [];
   const tTrain = performance.now();
+  let skipped = 0;
+  let clipped = 0;
+  // One update. A non-finite loss or gradient skips the update (a first run went NaN at step ~50 with
+  // lr 2e-3); gradients are clipped to a global norm of CLIP_NORM.
   const step = (x: tf.Tensor, labels: tf.Tensor) => {
     const y = tf.oneHot(labels as tf.Tensor, 2);
     const { value, grads } = tf.variableGrads(() => diceCELoss(net.apply(x, { training: true }), y, { softmax: true }), vars);
-    optimizer.applyGradients(grads);
-    losses.push(value.dataSync()[0]);
+    const loss = value.dataSync()[0];
+    const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+    if (Number.isFinite(loss) && Number.isFinite(norm)) {
+      losses.push(loss);
+      if (norm > CLIP_NORM) {
+        clipped++;
+        const scaled = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, CLIP_NORM / norm)]));
+        optimizer.applyGradients(scaled);
+        tf.dispose(Object.values(scaled));
+      } else optimizer.applyGradients(grads);
+    } else skipped++;
     tf.dispose([x, labels, y, value, ...Object.values(grads)]);
   };
   for (let s = 0; s < total; s++) {
@@ -449,7 +463,7 @@ async function segmentation(o: Options) {
     }
     if ((s + 1) % 10 === 0 || s + 1 === total) {
       const last = losses.slice(-10);
-      log(`step ${s + 1}/${total} (${s < o.steps ? `${o.cropBatch}×${o.crop}³ crops` : 'whole volume'}) loss ${(last.reduce((a, b) => a + b, 0) / last.length).toFixed(4)} (${((performance.now() - tTrain) / 60000).toFixed(1)} min)`);
+      log(`step ${s + 1}/${total} (${s < o.steps ? `${o.cropBatch}×${o.crop}³ crops` : 'whole volume'}) loss ${(last.reduce((a, b) => a + b, 0) / last.length).toFixed(4)}, ${clipped} clipped, ${skipped} skipped (${((performance.now() - tTrain) / 60000).toFixed(1)} min)`);
     }
   }
   const trainSeconds = (performance.now() - tTrain) / 1000;
@@ -516,7 +530,7 @@ async function segmentation(o: Options) {
     log(`${m.name}: Dice ${r.dice.map((d) => d.toFixed(3)).join(' ')}; HD95 ${r.hd95.map((d) => d.toFixed(1)).join(' ')} mm; ${r.seconds.map((s) => s.toFixed(2)).join(' ')} s`);
   }
   net.dispose();
-  return { results, trainSeconds, dataSeconds, finalLoss: losses.slice(-10).reduce((a, b) => a + b, 0) / Math.max(1, Math.min(10, losses.length)), testLesionMl: test.map((c) => c.lesionMl) };
+  return { results, trainSeconds, dataSeconds, skipped, clipped, finalLoss: losses.slice(-10).reduce((a, b) => a + b, 0) / Math.max(1, Math.min(10, losses.length)), testLesionMl: test.map((c) => c.lesionMl) };
 }
 
 /** Mean of the finite values (HD95 is NaN where a prediction is empty), NaN when there are none. */
