@@ -7,13 +7,13 @@ import { waitForScan } from './helpers';
 
 const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
 const WEIGHTS = resolve(SHARED, 'fixtures/monai/coplenet/weights.pt');
-const STEPS = 5;
+const STEPS = 4;
 
 /*
  * WebGPU here is SwiftShader (a CPU rasteriser): one update of the fixture COPLE-Net (8…128 features,
  * 660,402 parameters) on a 32² patch, batch 1, takes ~7 s, while validating on held-out slices of the
  * phantom takes minutes. So: batch 1, no held-out slab, no self-ensembling (its teacher doubles the
- * forward passes), five updates in all.
+ * forward passes), four updates in all.
  */
 
 async function openPhantomWithFixtureWeights(page: Page): Promise<Locator> {
