@@ -5,6 +5,7 @@
 export * from './partition';
 export * from './profile';
 export * from './plan';
+export * from './capacity';
 export * from './pipeline';
 export * from './staged-volume';
 export * from './input-size';

@@ -6,7 +6,8 @@ import { Rng } from '../random';
 import { IDENTITY3, type Volume } from '../volume';
 import { stagesOf } from './plan';
 import { profileLayers } from './profile';
-import { extrapolateProfile, profileForSize, segmentVolumeStaged, unetPipeInput } from './staged-volume';
+import { extrapolateProfile } from './capacity';
+import { profileForSize, segmentVolumeStaged, unetPipeInput } from './staged-volume';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -143,7 +144,7 @@ describe('profileForSize', () => {
     }
     // Extrapolating to a size already measured gives that measurement back.
     const small = await profileLayers(n, [1, 32, 32, 64, 1], { runs: 0 });
-    expect(extrapolateProfile(small, direct, [128, 32, 64])).toEqual(direct);
+    expect(extrapolateProfile(small, direct, [1, 128, 32, 64, 1])).toEqual(direct);
     n.dispose();
   });
 });

@@ -24,7 +24,8 @@ import type { UNetPipe } from '../../models/unetpipe';
 import { abortError, yieldToEvents } from '../inference/sliding-window';
 import { unetPipeInputSize } from './input-size';
 import { pipelineInference, type PipelineProgress } from './pipeline';
-import { profileLayers, type LayerProfile, type NetworkProfile } from './profile';
+import { extrapolateProfile } from './capacity';
+import { profileLayers, type NetworkProfile } from './profile';
 import type { Stage } from './plan';
 
 /** The 3D pipeline's HU window (ScaleIntensityRanged a_min/a_max). */
@@ -80,29 +81,6 @@ export function unetPipeInput(volume: Volume): UNetPipeInput {
 }
 
 /**
- * A profile for input size `size`, extrapolated from two profiles of the same network measured on
- * smaller inputs `a` and `b` (different voxel counts): each figure as a + b·voxels through the two
- * measurements. Figures proportional to the voxels come out exact; constant-size kernel temporaries
- * (reshaped weights) stay constant instead of being scaled with the input.
- */
-export function extrapolateProfile(a: NetworkProfile, b: NetworkProfile, size: readonly number[]): NetworkProfile {
-  const voxels = (shape: readonly number[]) => shape[1] * shape[2] * shape[3];
-  const [va, vb] = [voxels(a.inputShape), voxels(b.inputShape)];
-  const v = size[0] * size[1] * size[2];
-  if (va === vb) throw new Error('extrapolateProfile needs two profiles of different input sizes');
-  const fit = (fa: number, fb: number) => Math.max(0, fb + ((fb - fa) / (vb - va)) * (v - vb));
-  const axis = size.map((s, d) => s / b.inputShape[d + 1]);
-  const fields = ['inputBytes', 'outputBytes', 'latentBytes', 'peakBytes', 'largestTensorBytes', 'stashedBytes', 'stashAliveBytes', 'trainPeakBytes', 'forwardMs', 'trainMs'] as const;
-  const layers = b.layers.map((lb, i) => {
-    const la = a.layers[i];
-    const out: LayerProfile = { ...lb, outputShape: lb.outputShape.map((s, d) => (d >= 1 && d <= 3 ? s * axis[d - 1] : s)) };
-    for (const f of fields) if (lb[f] !== undefined && la[f] !== undefined) out[f] = fit(la[f]!, lb[f]!);
-    return out;
-  });
-  return { ...b, inputShape: [b.inputShape[0], ...size, b.inputShape[4]], inputBytes: fit(a.inputBytes, b.inputBytes), layers };
-}
-
-/**
  * Inference profile for a (1, D, H, W, C) input. Inputs up to 64 per axis are measured directly;
  * larger ones are extrapolated from two proxies (each axis at most 64, then the largest halved).
  */
@@ -112,7 +90,7 @@ export async function profileForSize(net: UNetPipe, size: readonly [number, numb
   if (pb.every((s, d) => s === size[d])) return measure(size);
   const largest = pb.indexOf(Math.max(...pb));
   const pa = pb.map((s, d) => (d === largest ? s / 2 : s));
-  return extrapolateProfile(await measure(pa), await measure(pb), size);
+  return extrapolateProfile(await measure(pa), await measure(pb), [1, ...size, net.inChannels]);
 }
 
 export type StagedVolumeProgress = PipelineProgress | { phase: 'whole' };
