@@ -56,13 +56,14 @@ describe('experiment:noisy', () => {
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     const a = json.arms[0];
     expect(md).toContain(`| a | Dice | observers (fast_nonexpert / over_segmenter) | ${a.diceMean.toFixed(3)} ± ${a.diceSd.toFixed(3)} (2) | ${a.pooledDice.toFixed(3)} |`);
-    expect(md).toMatch(/\| c′ \(teacher\) \| NR-Dice \(γ 1\.5\) \+ adaptive self-ensembling \|/);
+    expect(md).toMatch(/\| c′ \(teacher\) \| NR-Dice \(γ 1\.5, PyMIC form\) \+ adaptive self-ensembling \|/);
     expect(md).toContain('Command: `npm run experiment:noisy -- --out');
   });
 
   it.each([
     [['--arms', 'a,x'], 'error: --arms: expected a comma-separated subset of a,b,c,d, got "a,x"'],
     [['--patch', '40'], "error: --patch must be a multiple of 16 (COPLE-Net's size divisor), got 40"],
+    [['--nrdice', 'pyMIC'], 'error: --nrdice must be pymic (Σ(p + g) denominator) or paper (Σp² + Σg²), got "pyMIC"'],
     [['--observers', 'fast_nonexpert,nobody'], 'error: --observers: unknown observer "nobody" (have: careful_expert, fast_nonexpert, over_segmenter)'],
   ])('%j → one line, exit 1', (args, message) => {
     const r = run('--out', tmp, ...args);

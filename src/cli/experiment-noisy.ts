@@ -1,6 +1,6 @@
 /**
  * `npm run experiment:noisy -- --out DIR [--cases 20] [--test-cases 10] [--steps 400] [--seed 1]
- *   [--features 8,16,32,64,128] [--patch 64] [--batch 4] [--lr 0.001] [--gamma 1.5] [--lambda 0.1]
+ *   [--features 8,16,32,64,128] [--patch 64] [--batch 4] [--lr 0.001] [--gamma 1.5] [--nrdice pymic|paper] [--lambda 0.1]
  *   [--rampup 0.4] [--size 192,192,20] [--spacing 1.6,1.6,5] [--observers fast_nonexpert,over_segmenter]
  *   [--arms a,b,c,d] [--backend wasm|cpu|webgpu]`
  *
@@ -22,6 +22,12 @@
  *   lr/50), steps, batch/patch size, and patch-sampler seed: update s draws the same scan and the same
  *   augmentation in every arm. Positive patch centres come from each arm's own label (MONAI
  *   RandCropByPosNegLabel on the labels one has), so truth and observer arms see different centres.
+ * - NR-Dice in PyMIC's form Σ|p−g|^γ / (Σ(p + g) + ε) by default (`--nrdice paper` for the paper's
+ *   Σp² + Σg² denominator). Measured: with the paper form on the lesion channel only (the trainer's NR-Dice),
+ *   training collapses to "everything in the lung is lesion": ∂L/∂p on a background voxel is negative (raising
+ *   p grows the Σp² denominator faster than the numerator) at the initial p ≈ 0.5 when under ~8 % of the
+ *   batch's voxels are lesion, and at p = 1 when under 1/7 are, so p = 1 attracts; with Σ(p + g) the same
+ *   derivative is positive at both points (README, "Noisy-label experiment").
  * - Held-out phantoms always contain lesions (Dice is undefined without), default lesion mix otherwise;
  *   the training phantoms keep the generator defaults (10 % without lesions).
  * - Small by default (features 8…128, 64² patches, 400 steps of 4 patches) so that all four arms fit in
@@ -49,7 +55,7 @@ import { armConfig, observerFor, parseArms, type Arm } from './noisy-arms';
 import { evaluate, fmt, meanDice, pooledDice, type CaseResult } from './phantom-eval';
 
 const USAGE =
-  'usage: npm run experiment:noisy -- --out DIR [--cases N] [--test-cases N] [--steps S] [--seed X] [--features a,b,c,d,e] [--patch P] [--batch B] [--lr LR] [--gamma G] [--lambda L] [--rampup F] [--size X,Y,Z] [--spacing X,Y,Z] [--observers name,name] [--arms a,b,c,d] [--backend wasm|cpu|webgpu]';
+  'usage: npm run experiment:noisy -- --out DIR [--cases N] [--test-cases N] [--steps S] [--seed X] [--features a,b,c,d,e] [--patch P] [--batch B] [--lr LR] [--gamma G] [--nrdice pymic|paper] [--lambda L] [--rampup F] [--size X,Y,Z] [--spacing X,Y,Z] [--observers name,name] [--arms a,b,c,d] [--backend wasm|cpu|webgpu]';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -68,6 +74,7 @@ function parse() {
         batch: { type: 'string', default: '4' },
         lr: { type: 'string', default: '0.001' },
         gamma: { type: 'string', default: '1.5' },
+        nrdice: { type: 'string', default: 'pymic' },
         lambda: { type: 'string', default: '0.1' },
         rampup: { type: 'string', default: '0.4' },
         size: { type: 'string', default: '192,192,20' },
@@ -185,6 +192,8 @@ runCli(async () => {
   const batch = int('batch', v.batch, 1, 256);
   const [lr] = numbers('lr', v.lr!, 1, 1e-8, 1);
   const [gamma] = numbers('gamma', v.gamma!, 1, 0.01, 10);
+  if (v.nrdice !== 'pymic' && v.nrdice !== 'paper') throw new Error(`--nrdice must be pymic (Σ(p + g) denominator) or paper (Σp² + Σg²), got "${v.nrdice}"`);
+  const nrdiceForm: 'pymic' | 'paper' = v.nrdice;
   const [lambda] = numbers('lambda', v.lambda!, 1, 0, 1000);
   const [rampup] = numbers('rampup', v.rampup!, 1, 0, 1);
   const size = numbers('size', v.size!, 3, 8, 2048).map(Math.round) as [number, number, number];
@@ -198,7 +207,7 @@ runCli(async () => {
   const armIds = parseArms(v.arms!);
   const backendName = v.backend as BackendName;
   if (!['wasm', 'webgpu', 'cpu'].includes(backendName)) throw new Error(`--backend must be wasm, webgpu or cpu, got "${v.backend}"`);
-  const settings = { features, patch, batch, steps, seed, lr, gamma, lambda, rampup };
+  const settings = { features, patch, batch, steps, seed, lr, gamma, nrdiceForm, lambda, rampup };
   const arms = armIds.map((id) => armConfig(id, settings));
 
   // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ARM_IDS, armConfig, observerFor, parseArms, type ArmSettings } from './noisy-arms';
 
-const S: ArmSettings = { features: [8, 16, 32, 64, 128], patch: 64, batch: 4, steps: 400, seed: 7, lr: 0.002, gamma: 1.5, lambda: 0.1, rampup: 0.4 };
+const S: ArmSettings = { features: [8, 16, 32, 64, 128], patch: 64, batch: 4, steps: 400, seed: 7, lr: 0.002, gamma: 1.5, nrdiceForm: 'pymic', lambda: 0.1, rampup: 0.4 };
 
 describe('noisy-label experiment arms', () => {
   it('give each arm its documented loss, labels and self-ensembling', () => {
@@ -9,13 +9,14 @@ describe('noisy-label experiment arms', () => {
     expect([a.labels, b.labels, c.labels, d.labels]).toEqual(['observers', 'observers', 'observers', 'truth']);
     expect(a.config.loss).toEqual({ kind: 'dice', batch: true });
     expect(d.config.loss).toEqual({ kind: 'dice', batch: true });
-    expect(b.config.loss).toEqual({ kind: 'nrdice', gamma: 1.5, form: 'paper' });
+    expect(b.config.loss).toEqual({ kind: 'nrdice', gamma: 1.5, form: 'pymic' });
     expect(c.config.loss).toEqual(b.config.loss);
     expect([a, b, d].map((x) => x.config.selfEnsembling)).toEqual([null, null, null]);
     // Ramp-up over 40 % of 400 steps.
     expect(c.config.selfEnsembling).toEqual({ alpha: 0.99, adaptiveTeacher: true, adaptiveStudent: true, consistency: { lambda: 0.1, rampupStart: 0, rampupEnd: 160 } });
     expect([a, b, c, d].map((x) => x.selfEnsembling)).toEqual([false, false, true, false]);
-    expect(armConfig('b', { ...S, gamma: 2 }).loss).toBe('NR-Dice (γ 2)');
+    expect([b.loss, c.loss]).toEqual(['NR-Dice (γ 1.5, PyMIC form)', 'NR-Dice (γ 1.5, PyMIC form) + adaptive self-ensembling']);
+    expect(armConfig('b', { ...S, gamma: 2, nrdiceForm: 'paper' })).toMatchObject({ loss: 'NR-Dice (γ 2, paper form)', config: { loss: { kind: 'nrdice', gamma: 2, form: 'paper' } } });
   });
 
   it('share everything else: network, initialisation, optimizer, schedule, steps, patches and seed', () => {

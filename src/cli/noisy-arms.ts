@@ -25,8 +25,9 @@ export interface ArmSettings {
   seed: number;
   /** Adam's initial learning rate, cosine-decayed to lr/50. */
   lr: number;
-  /** NR-Dice exponent. */
+  /** NR-Dice exponent and form: 'paper' Σ|p−g|^γ / (Σp² + Σg² + ε), 'pymic' Σ|p−g|^γ / (Σ(p + g) + ε). */
   gamma: number;
+  nrdiceForm: 'paper' | 'pymic';
   /** Self-ensembling: consistency weight λ and the fraction of the steps its sigmoid ramp-up takes. */
   lambda: number;
   rampup: number;
@@ -53,7 +54,8 @@ export function parseArms(text: string): ArmId[] {
 /** The trainer configuration of one arm. */
 export function armConfig(id: ArmId, s: ArmSettings): Arm {
   const dice: LossSpec = { kind: 'dice', batch: true };
-  const nrdice: LossSpec = { kind: 'nrdice', gamma: s.gamma, form: 'paper' };
+  const nrdice: LossSpec = { kind: 'nrdice', gamma: s.gamma, form: s.nrdiceForm };
+  const nr = `NR-Dice (γ ${s.gamma}, ${s.nrdiceForm === 'paper' ? 'paper' : 'PyMIC'} form)`;
   const selfEnsembling: SelfEnsemblingConfig = {
     alpha: 0.99,
     adaptiveTeacher: true,
@@ -62,8 +64,8 @@ export function armConfig(id: ArmId, s: ArmSettings): Arm {
   };
   const arm = {
     a: { loss: 'Dice', labels: 'observers', se: null, spec: dice },
-    b: { loss: `NR-Dice (γ ${s.gamma})`, labels: 'observers', se: null, spec: nrdice },
-    c: { loss: `NR-Dice (γ ${s.gamma}) + adaptive self-ensembling`, labels: 'observers', se: selfEnsembling, spec: nrdice },
+    b: { loss: nr, labels: 'observers', se: null, spec: nrdice },
+    c: { loss: `${nr} + adaptive self-ensembling`, labels: 'observers', se: selfEnsembling, spec: nrdice },
     d: { loss: 'Dice', labels: 'truth', se: null, spec: dice },
   }[id] as { loss: string; labels: 'observers' | 'truth'; se: SelfEnsemblingConfig | null; spec: LossSpec };
   const config: TrainerConfig = {
