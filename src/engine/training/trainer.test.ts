@@ -214,7 +214,8 @@ describe('Trainer', () => {
           case 'dicece':
             return tf.add(tf.mul(diceLoss(logits, y, { ...dice, batch: true }), 0.5), tf.mul(crossEntropyLoss(logits, y), 2));
           case 'nrdice':
-            return nrDiceLoss(logits, y, { gamma: 1.2, form: 'pymic' });
+            // Background and lesion averaged, as PyMIC (the trainer's default).
+            return nrDiceLoss(logits, y, { gamma: 1.2, form: 'pymic', channels: 'mean' });
         }
       }).dataSync()[0];
       const info = await t.trainStep();

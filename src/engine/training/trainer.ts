@@ -41,12 +41,16 @@ import {
  * Supervised losses (softmax; Dice terms on the lesion channel only). `batch`: one Dice pooled over
  * the whole batch (MONAI `batch=True`) instead of one per patch — a patch without lesion then no
  * longer scores ≈ 1 for any faint foreground probability. NR-Dice always pools (PyMIC).
+ * NR-Dice `channels`: 'mean' (default) averages background and lesion as PyMIC's NoiseRobustDiceLoss
+ * does; on the lesion channel alone ('foreground') predicting lesion everywhere scores below
+ * predicting none in lesion-poor patches, and training collapses to all-lesion (measured with
+ * experiment:noisy).
  */
 export type LossSpec =
   | { kind: 'dice'; batch?: boolean }
   | { kind: 'ce' }
   | { kind: 'dicece'; lambdaDice?: number; lambdaCe?: number; batch?: boolean }
-  | { kind: 'nrdice'; gamma?: number; form?: 'paper' | 'pymic' };
+  | { kind: 'nrdice'; gamma?: number; form?: 'paper' | 'pymic'; channels?: 'mean' | 'foreground' };
 
 export interface SelfEnsemblingConfig {
   /** EMA decay α (default 0.99) and PyMIC warm-up α_t = min(1 − 1/(t + 1), α) (default false). */
@@ -349,7 +353,7 @@ export class Trainer {
 
   private nrDiceOptions(): NRDiceOptions {
     const l = this.config.loss;
-    return l.kind === 'nrdice' ? { gamma: l.gamma, form: l.form } : {};
+    return l.kind === 'nrdice' ? { gamma: l.gamma, form: l.form, channels: l.channels ?? 'mean' } : { channels: 'mean' };
   }
 
   private supervisedLoss(logits: tf.Tensor, y: tf.Tensor): tf.Scalar {
