@@ -1,6 +1,7 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import { loadDefaultWeights, loadWeights, runSegmentation } from '../inference';
 import { useStore } from '../store';
+import { WeightsFileInput } from './WeightsFileInput';
 
 export function InferencePanel() {
   const scan = useStore((s) => s.scan);
@@ -8,7 +9,6 @@ export function InferencePanel() {
   const model = useStore((s) => s.model);
   const busy = useStore((s) => s.busy);
   const [probabilities, setProbabilities] = useState(true);
-  const input = useRef<HTMLInputElement>(null);
   if (!scan) return null;
   return (
     <section className="panel" data-testid="inference-panel">
@@ -33,18 +33,10 @@ export function InferencePanel() {
       )}
       <div className="row wrap">
         <button onClick={() => loadDefaultWeights()}>Default weights</button>
-        <button onClick={() => input.current?.click()}>Weights file…</button>
-        <input
-          ref={input}
-          data-testid="weights-input"
-          type="file"
-          accept=".pt,.pth,.safetensors"
-          hidden
-          onChange={async (e) => {
-            const f = e.currentTarget.files?.[0];
-            e.currentTarget.value = '';
-            if (f) await loadWeights(f.name, new Uint8Array(await f.arrayBuffer()));
-          }}
+        <WeightsFileInput
+          label="Weights file…"
+          testId="weights-input"
+          onFile={async (f) => loadWeights(f.name, new Uint8Array(await f.arrayBuffer()))}
         />
       </div>
       <label className="row">

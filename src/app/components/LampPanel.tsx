@@ -1,10 +1,11 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import { unetPipeInputSize } from '../../engine/parallel/input-size';
 import type { PipelinePlan } from '../../engine/parallel';
 import type { LampPlanRequest, LampRunResult, LampWeightsInfo } from '../../engine/worker/lamp';
 import { engine } from '../engine-client';
 import { loadLampWeightsFile, runLampOnScan } from '../lamp';
 import { useStore } from '../store';
+import { WeightsFileInput } from './WeightsFileInput';
 
 /** Bytes as MiB, or KiB below one MiB (tiny test networks). */
 const mem = (b: number) => (b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
@@ -66,7 +67,6 @@ export function LampPanel() {
   const [check, setCheck] = useState<boolean | null>(null);
   const [progress, setProgress] = useState<string | null>(null);
   const [run, setRun] = useState<LampRunResult | null>(null);
-  const weightsInput = useRef<HTMLInputElement>(null);
   const set = (patch: Partial<LampPlanRequest>) => setReq((r) => ({ ...r, ...patch }));
   const scanSize = scan ? unetPipeInputSize(scan.volume.dims) : null;
   const checkWhole = check ?? (scanSize ? scanSize[0] * scanSize[1] * scanSize[2] <= CHECK_DEFAULT_VOXELS : true);
@@ -163,7 +163,14 @@ export function LampPanel() {
           : `Weights: random (seed 1), base filters ${req.nFeat}, ${req.outChannels} classes`}
       </p>
       <div className="row wrap">
-        <button onClick={() => weightsInput.current?.click()}>UNetPipe weights (.pt)…</button>
+        <WeightsFileInput
+          label="UNetPipe weights (.pt)…"
+          testId="lamp-weights-input"
+          onFile={async (f) => {
+            const info = await loadLampWeightsFile(f);
+            if (info) setWeights(info);
+          }}
+        />
         {weights && (
           <button
             onClick={async () => {
@@ -174,19 +181,6 @@ export function LampPanel() {
             Random weights
           </button>
         )}
-        <input
-          ref={weightsInput}
-          data-testid="lamp-weights-input"
-          type="file"
-          accept=".pt,.pth,.safetensors"
-          hidden
-          onChange={async (e) => {
-            const f = e.currentTarget.files?.[0];
-            e.currentTarget.value = '';
-            const info = f ? await loadLampWeightsFile(f) : null;
-            if (info) setWeights(info);
-          }}
-        />
       </div>
       <label className="row">
         <input type="checkbox" checked={checkWhole} onChange={(e) => setCheck(e.target.checked)} /> check against the unpartitioned model
