@@ -1,22 +1,18 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../../tests/shared';
 import { generateCase } from '../engine/synth/dataset';
 import { DEFAULT_PROFILES } from '../engine/synth/profiles';
 import { deriveSeed } from '../engine/synth/seeds';
+import { itRefusesBadArguments, runBundled } from './cli-errors.test-util';
 
 const tmp = mkdtempSync(join(tmpdir(), 'experiment-noisy-'));
 const SIZE: [number, number, number] = [96, 96, 8];
 const SPACING: [number, number, number] = [3.5, 3.5, 8];
 const TINY = ['--features', '4,8,16,32,64', '--patch', '32', '--batch', '2', '--size', SIZE.join(','), '--spacing', SPACING.join(','), '--cases', '3', '--test-cases', '2', '--seed', '3'];
 
-/** Through scripts/run-ts.mjs, as `npm run experiment:noisy` does (tfjs gradients need the bundle). */
-function run(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'scripts/run-ts.mjs'), 'src/cli/experiment-noisy.ts', ...args], { cwd: ROOT, encoding: 'utf8' });
-}
+const run = (...args: string[]) => runBundled('experiment-noisy.ts', ...args);
 
 describe('experiment:noisy', () => {
   it('trains the chosen arms on turn-taking observer labels, scores student and teacher, and writes the table and JSON', () => {
@@ -60,22 +56,10 @@ describe('experiment:noisy', () => {
     expect(md).toContain('Command: `npm run experiment:noisy -- --out');
   });
 
-  it.each([
+  itRefusesBadArguments((...args) => run('--out', tmp, ...args), 'experiment:noisy', [
     [['--arms', 'a,x'], 'error: --arms: expected a comma-separated subset of a,b,c,d, got "a,x"'],
     [['--patch', '40'], "error: --patch must be a multiple of 16 (COPLE-Net's size divisor), got 40"],
     [['--nrdice', 'pyMIC'], 'error: --nrdice must be pymic (Σ(p + g) denominator) or paper (Σp² + Σg²), got "pyMIC"'],
     [['--observers', 'fast_nonexpert,nobody'], 'error: --observers: unknown observer "nobody" (have: careful_expert, fast_nonexpert, over_segmenter)'],
-  ])('%j → one line, exit 1', (args, message) => {
-    const r = run('--out', tmp, ...args);
-    expect(r.status).toBe(1);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`${message}\n`);
-  });
-
-  it('an unknown option names itself and the usage on one line', () => {
-    const r = run('--bogus');
-    expect(r.status).toBe(1);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^error: Unknown option '--bogus'; usage: npm run experiment:noisy -- /);
-  });
+  ]);
 });

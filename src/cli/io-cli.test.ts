@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, sharedPath } from '../../tests/shared';
+import { expectOneLineError } from './cli-errors.test-util';
 
 const run = (script: string, args: string[]) => spawnSync('npx', ['tsx', `src/cli/${script}.ts`, ...args], { cwd: ROOT, encoding: 'utf8' });
 const real = (p: string) => sharedPath('data/real', p);
@@ -28,9 +29,7 @@ describe('npm run info', () => {
 
   it('exits non-zero with a one-line reason on bad input', () => {
     const bad = run('info', [real('nifti_oddities/nifti-reader-js/not-nifti.nii')]);
-    expect(bad.status).toBe(1);
-    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toMatch(/not-nifti\.nii: /);
+    expectOneLineError(bad, /not-nifti\.nii: /);
     const missing = run('info', ['/no/such/file.nii']);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/no such file/);

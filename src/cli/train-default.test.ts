@@ -1,21 +1,17 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../tests/shared';
 import { readSafetensors } from '../engine/weights';
 import { createNetwork } from '../models';
+import { expectOneLineError, runBundled } from './cli-errors.test-util';
 
 const tmp = mkdtempSync(join(tmpdir(), 'train-default-'));
 const TINY = ['--features', '4,8,16,32,64', '--patch', '32', '--batch', '2', '--size', '96,96,8', '--spacing', '3.5,3.5,8', '--test-cases', '2', '--val-cases', '1', '--seed', '2'];
 
-/** Through scripts/run-ts.mjs, as `npm run train:default` does (tfjs gradients need the bundle). */
-function train(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'scripts/run-ts.mjs'), 'src/cli/train-default.ts', ...args], { cwd: ROOT, encoding: 'utf8' });
-}
+const train = (...args: string[]) => runBundled('train-default.ts', ...args);
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -59,14 +55,9 @@ describe('train:default', () => {
   });
 
   it('reports bad arguments in one line', () => {
-    const r = train('--cases', '1', '--steps', '1', '--out', tmp, '--patch', '40');
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/--patch must be a multiple of 16/);
-    const s = train('--cases', '1', '--steps', '1', '--out', tmp, '--labels', 'consensus');
-    expect(s.status).not.toBe(0);
-    expect(s.stderr).toMatch(/unknown label source "consensus"/);
-    const d = train('--cases', '1', '--steps', '1', '--out', tmp, '--dice', 'both');
-    expect(d.status).not.toBe(0);
-    expect(d.stderr).toMatch(/--dice must be patch .* or pooled/);
+    const base = ['--cases', '1', '--steps', '1', '--out', tmp];
+    expectOneLineError(train(...base, '--patch', '40'), /--patch must be a multiple of 16/);
+    expectOneLineError(train(...base, '--labels', 'consensus'), /unknown label source "consensus"/);
+    expectOneLineError(train(...base, '--dice', 'both'), /--dice must be patch .* or pooled/);
   });
 });
