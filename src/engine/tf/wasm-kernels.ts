@@ -5,6 +5,8 @@
  * - `Conv2DBackpropFilter`: missing, so tfjs-wasm cannot train convs at all without it.
  * - `Conv2DBackpropInput`, stride 1 NHWC: present but a plain loop; re-expressed as one XNNPACK conv
  *   (bench/wasm-train.ts, (1,128,128,32)->32 3x3: ~21 ms instead of ~136 ms).
+ * - `Conv3DBackpropInputV2`, `Conv3DBackpropFilterV2` (wasm-conv3d.ts) and `MaxPoolGrad`, `MaxPool3D`,
+ *   `MaxPool3DGrad` (wasm-max-pool.ts): present but wrong; replaced by compositions.
  *
  * Every other kernel reached by the gradients of conv2d, batchNorm (moments + FusedBatchNorm),
  * leakyRelu / prelu / relu / sigmoid, max/avg pooling, resizeBilinear, concat, mean, matMul, softmax
@@ -19,20 +21,10 @@
  * `registerWasmTrainingKernels()` once after importing '@tensorflow/tfjs-backend-wasm'.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { backend_util, type KernelFunc, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
-
-const BACKEND = 'wasm';
-
-interface DisposableBackend {
-  disposeData(dataId: object): boolean;
-}
-
-/** Runs another wasm kernel directly (inside a kernel, ops would go through the engine again). */
-function runWasm(name: string, backend: unknown, inputs: NamedTensorInfoMap, attrs: NamedAttrMap): TensorInfo {
-  const kernel = tf.getKernel(name, BACKEND);
-  if (!kernel) throw new Error(`wasm backend has no '${name}' kernel to compose from`);
-  return kernel.kernelFunc({ inputs, backend: backend as tf.KernelBackend, attrs }) as TensorInfo;
-}
+import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { WASM, free, runWasm } from './wasm-compose';
+import { conv3DBackpropFilter, conv3DBackpropInput } from './wasm-conv3d';
+import { maxPool3DGradVia, maxPool3DVia, maxPoolGradVia } from './wasm-max-pool';
 
 /**
  * dW[kh, kw, ci, co] = Σ_{n, oh, ow} x_pad[n, oh·s + kh, ow·s + kw, ci] · dy[n, oh, ow, co].
@@ -55,7 +47,6 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
     format,
   );
   const last = format === 'channelsLast';
-  const b = backend as unknown as DisposableBackend;
   const xT = runWasm('Transpose', backend, { x }, { perm: last ? [3, 1, 2, 0] : [1, 2, 3, 0] });
   const dyT = runWasm('Transpose', backend, { x: dy }, { perm: last ? [1, 2, 0, 3] : [2, 3, 0, 1] });
   const { top, bottom, left, right } = info.padInfo;
@@ -70,17 +61,17 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
       dilations: [info.strideHeight, info.strideWidth],
     },
   );
-  b.disposeData(xT.dataId);
-  b.disposeData(dyT.dataId);
+  free(backend, xT);
+  free(backend, dyT);
   // With stride > 1 the padded input can extend past the last window: keep the first kh × kw taps.
   const [kh, kw, ci, co] = filterShape;
   let taps = conv;
   if (conv.shape[1] !== kh || conv.shape[2] !== kw) {
     taps = runWasm('Slice', backend, { x: conv }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
-    b.disposeData(conv.dataId);
+    free(backend, conv);
   }
   const out = runWasm('Transpose', backend, { x: taps }, { perm: [1, 2, 0, 3] });
-  b.disposeData(taps.dataId);
+  free(backend, taps);
   return out;
 };
 
@@ -107,10 +98,9 @@ function conv2DBackpropInputVia(native: KernelFunc): KernelFunc {
       format,
     );
     if (info.strideHeight !== 1 || info.strideWidth !== 1 || format !== 'channelsLast') return native(args);
-    const b = backend as unknown as DisposableBackend;
-    const flipped = runWasm('Reverse', backend, { x: filter }, { dims: [0, 1] });
+      const flipped = runWasm('Reverse', backend, { x: filter }, { dims: [0, 1] });
     const swapped = runWasm('Transpose', backend, { x: flipped }, { perm: [0, 1, 3, 2] });
-    b.disposeData(flipped.dataId);
+    free(backend, flipped);
     const { top, bottom, left, right } = info.padInfo;
     const kh = info.filterHeight;
     const kw = info.filterWidth;
@@ -125,7 +115,7 @@ function conv2DBackpropInputVia(native: KernelFunc): KernelFunc {
         dilations: [1, 1],
       },
     );
-    b.disposeData(swapped.dataId);
+    free(backend, swapped);
     return out;
   };
 }
@@ -133,26 +123,36 @@ function conv2DBackpropInputVia(native: KernelFunc): KernelFunc {
 /** Our wasm kernel configs, to recognise them when registration runs twice. */
 const ours = new WeakSet<KernelFunc>();
 
+/** Replaces a native wasm kernel by `wrap(native)` (which may fall back to it), keeping its setup. */
+function replace(name: string, wrap: (native: KernelFunc) => KernelFunc, added: string[]): void {
+  const native = tf.getKernel(name, WASM);
+  if (!native || ours.has(native.kernelFunc)) return;
+  const kernelFunc = wrap(native.kernelFunc);
+  ours.add(kernelFunc);
+  tf.unregisterKernel(name, WASM);
+  tf.registerKernel({ ...native, kernelFunc });
+  added.push(name);
+}
+
 /**
  * Registers the compositions for the 'wasm' backend: `Conv2DBackpropFilter` (absent from tfjs-wasm;
- * skipped if a later version ships one) and the faster stride-1 `Conv2DBackpropInput` (wrapping the
- * native kernel, whose setup it keeps). Call it after importing '@tensorflow/tfjs-backend-wasm', before
- * or after `tf.setBackend('wasm')`. Idempotent; returns the kernel names it (re)registered.
+ * skipped if a later version ships one), the faster stride-1 `Conv2DBackpropInput` and the correct 3D
+ * kernels (each wrapping the native kernel, whose setup it keeps). Call it after importing
+ * '@tensorflow/tfjs-backend-wasm', before or after `tf.setBackend('wasm')`. Idempotent; returns the
+ * kernel names it (re)registered.
  */
 export function registerWasmTrainingKernels(): string[] {
   const added: string[] = [];
-  if (!tf.getKernel(tf.Conv2DBackpropFilter, BACKEND)) {
+  if (!tf.getKernel(tf.Conv2DBackpropFilter, WASM)) {
     ours.add(conv2DBackpropFilter);
-    tf.registerKernel({ kernelName: tf.Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilter });
+    tf.registerKernel({ kernelName: tf.Conv2DBackpropFilter, backendName: WASM, kernelFunc: conv2DBackpropFilter });
     added.push(tf.Conv2DBackpropFilter);
   }
-  const native = tf.getKernel(tf.Conv2DBackpropInput, BACKEND);
-  if (native && !ours.has(native.kernelFunc)) {
-    const kernelFunc = conv2DBackpropInputVia(native.kernelFunc);
-    ours.add(kernelFunc);
-    tf.unregisterKernel(tf.Conv2DBackpropInput, BACKEND);
-    tf.registerKernel({ ...native, kernelFunc });
-    added.push(tf.Conv2DBackpropInput);
-  }
+  replace(tf.Conv2DBackpropInput, conv2DBackpropInputVia, added);
+  replace(tf.Conv3DBackpropInputV2, () => conv3DBackpropInput, added);
+  replace(tf.Conv3DBackpropFilterV2, () => conv3DBackpropFilter, added);
+  replace(tf.MaxPoolGrad, maxPoolGradVia, added);
+  replace(tf.MaxPool3D, maxPool3DVia, added);
+  replace(tf.MaxPool3DGrad, maxPool3DGradVia, added);
   return added;
 }
