@@ -1,12 +1,10 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { readWeights, type StateDict, type TensorData } from '../src/engine/weights';
-import { waitForScan } from './helpers';
+import { FIXTURE_WEIGHTS, openPhantomWithFixtureWeights } from './helpers';
 
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
-const WEIGHTS = resolve(SHARED, 'fixtures/monai/coplenet/weights.pt');
 const STEPS = 4;
 
 /*
@@ -15,17 +13,6 @@ const STEPS = 4;
  * phantom takes minutes. So: batch 1, no held-out slab, no self-ensembling (its teacher doubles the
  * forward passes), four updates in all.
  */
-
-async function openPhantomWithFixtureWeights(page: Page): Promise<Locator> {
-  await page.goto('/?nosample&backend=webgpu');
-  await page.getByLabel('Samples').selectOption('phantom');
-  await waitForScan(page);
-  await page.getByTestId('weights-input').setInputFiles(WEIGHTS);
-  await expect(page.getByTestId('model-info')).toContainText('660,402 parameters');
-  const panel = page.getByTestId('finetune-panel');
-  await panel.getByText('Fine-tune on these labels').click();
-  return panel;
-}
 
 /** The chart's plotted steps and losses (TrainingChart mirrors uPlot's data in data-* attributes). */
 async function chartData(chart: Locator): Promise<{ steps: number[]; losses: string[] }> {
@@ -51,7 +38,7 @@ function layout(sd: StateDict): string[] {
 
 test('fine-tunes COPLE-Net on WebGPU, pauses, resumes after a reload and downloads weights the .pt reader reads back', async ({ page }) => {
   test.setTimeout(240_000);
-  let panel = await openPhantomWithFixtureWeights(page);
+  let panel = await openPhantomWithFixtureWeights(page, 'webgpu');
   // Forced WebGPU runs on SwiftShader's software adapter instead of being skipped for a faster backend.
   await expect(page.getByTestId('backend')).toHaveText(/^Backend: webgpu$/);
 
@@ -80,7 +67,7 @@ test('fine-tunes COPLE-Net on WebGPU, pauses, resumes after a reload and downloa
 
   // A reload loses the worker and its trainer; the checkpoint in IndexedDB remains.
   await page.reload();
-  panel = await openPhantomWithFixtureWeights(page);
+  panel = await openPhantomWithFixtureWeights(page, 'webgpu');
   await expect(page.getByTestId('finetune-checkpoint')).toHaveText(`Checkpoint in this browser: step ${k} of ${STEPS}`);
   await panel.getByRole('button', { name: `Resume from step ${k}` }).click();
   await expect(page.getByTestId('finetune-summary')).toBeVisible({ timeout: 150_000 });
@@ -102,7 +89,7 @@ test('fine-tunes COPLE-Net on WebGPU, pauses, resumes after a reload and downloa
   // dtypes and shapes in its order, and every tensor bit-for-bit the app's own safetensors export.
   const fromPt = readWeights(pt.bytes, pt.name);
   const fromSt = readWeights(st.bytes, st.name);
-  const fixture = readWeights(new Uint8Array(readFileSync(WEIGHTS)), 'weights.pt').stateDict;
+  const fixture = readWeights(new Uint8Array(readFileSync(FIXTURE_WEIGHTS)), 'weights.pt').stateDict;
   expect(fromPt.format).toBe('torch-zip');
   expect(fromSt.format).toBe('safetensors');
   expect(layout(fromPt.stateDict)).toEqual(layout(fixture));

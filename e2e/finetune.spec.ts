@@ -1,19 +1,9 @@
-import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { waitForScan } from './helpers';
-
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
-const WEIGHTS = resolve(SHARED, 'fixtures/monai/coplenet/weights.pt');
+import { openPhantomWithFixtureWeights } from './helpers';
 
 test('fine-tune a small COPLE-Net on the phantom observers\' STAPLE consensus, then segment with it', async ({ page }) => {
   test.setTimeout(240_000);
-  await page.goto('/?nosample&backend=wasm');
-  await page.getByLabel('Samples').selectOption('phantom');
-  await waitForScan(page);
-  await page.getByTestId('weights-input').setInputFiles(WEIGHTS);
-  await expect(page.getByTestId('model-info')).toContainText('660,402 parameters');
-  const panel = page.getByTestId('finetune-panel');
-  await panel.getByText('Fine-tune on these labels').click();
+  const panel = await openPhantomWithFixtureWeights(page, 'wasm');
   await panel.getByLabel('steps', { exact: true }).fill('4');
   await panel.getByLabel('batch', { exact: true }).fill('2');
   await panel.getByLabel('patch', { exact: true }).fill('32');

@@ -1,4 +1,9 @@
-import type { Page } from '@playwright/test';
+import { resolve } from 'node:path';
+import { expect, type Locator, type Page } from '@playwright/test';
+
+const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
+/** MONAI's small COPLE-Net fixture checkpoint (features 8…128, 660,402 parameters). */
+export const FIXTURE_WEIGHTS = resolve(SHARED, 'fixtures/monai/coplenet/weights.pt');
 
 /** Waits until the viewer reports a rendered scan, and returns its key. */
 export async function waitForScan(page: Page, previous?: string): Promise<string> {
@@ -31,4 +36,16 @@ export async function canvasStats(page: Page, testId: string): Promise<{ mean: n
     const mean = sum / n;
     return { mean, std: Math.sqrt(sq / n - mean * mean), nonBlack: nonBlack / n };
   }, testId);
+}
+
+/** Opens the phantom sample on `backend`, loads the fixture weights and opens the fine-tune panel, which it returns. */
+export async function openPhantomWithFixtureWeights(page: Page, backend: 'wasm' | 'webgpu'): Promise<Locator> {
+  await page.goto(`/?nosample&backend=${backend}`);
+  await page.getByLabel('Samples').selectOption('phantom');
+  await waitForScan(page);
+  await page.getByTestId('weights-input').setInputFiles(FIXTURE_WEIGHTS);
+  await expect(page.getByTestId('model-info')).toContainText('660,402 parameters');
+  const panel = page.getByTestId('finetune-panel');
+  await panel.getByText('Fine-tune on these labels').click();
+  return panel;
 }
