@@ -184,4 +184,21 @@ describe('pipeline inference', () => {
     x.dispose();
     net.dispose();
   });
+
+  it('inference is cancelled inside a stage: the signal is read before every layer', async () => {
+    const net = new UNetPipe({ nFeat: 2, outChannels: 2, seed: 82 });
+    const x = tf.randomNormal([1, 32, 32, 32, 1], 0, 1, 'float32', 83);
+    const before = tf.memory().numTensors;
+    let reads = 0;
+    // Aborted from the 5th read on: one stage holding every layer must stop at its 5th layer.
+    const signal = { get aborted() { return ++reads >= 5; }, reason: new DOMException('stop', 'AbortError') } as AbortSignal;
+    const progress: number[] = [];
+    const run = pipelineInference(net, x, { stages: [{ from: 0, to: net.layers.length }], signal, onProgress: (e) => progress.push(e.stage) });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(reads).toBe(5);
+    expect(progress).toEqual([]);
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
+    net.dispose();
+  });
 });

@@ -44,7 +44,10 @@ interface CommonOptions {
   microBatches?: number;
   /** Called after each stage of each micro-batch. */
   onProgress?: (p: PipelineProgress) => void;
-  /** Checked between stages; an aborted signal rejects with its reason and frees everything. */
+  /**
+   * Checked between stages (training) or before every layer (inference: one stage of a whole volume can
+   * take long); an aborted signal rejects with its reason and frees everything.
+   */
   signal?: AbortSignal;
 }
 
@@ -257,8 +260,8 @@ export async function pipelineInference(net: UNetPipe, x: tf.Tensor, opts: Pipel
       a = tf.slice(x, start, size);
       start += size;
       for (const [j, { from, to }] of stages.entries()) {
-        await checkAbort(signal);
         for (let l = from; l < to; l++) {
+          await checkAbort(signal);
           const layer = net.layers[l];
           const ns = layer.pops;
           if (ns !== undefined && parked.has(ns)) {
