@@ -2,7 +2,7 @@
  * `npm run experiment:lamp -- [--budget-gb 2] [--feats 8,16,32] [--classes 10] [--batch 1] [--micro 1]
  *   [--devices 4] [--validate 8x64,8x96,16x64,32x64] [--nfeat 4] [--cases 6] [--test-cases 4]
  *   [--size 128,128,64] [--spacing 3,3,5] [--crop 64] [--crop-batch 2] [--steps 170] [--whole-steps 10]
- *   [--lr 0.0015] [--overlap 0.25] [--seed 1] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]`
+ *   [--lr 0.0015] [--dice pooled] [--overlap 0.25] [--seed 1] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]`
  *
  * LAMP's two experiments (spec §4.5) re-run at CPU scale with this engine's UNetPipe (src/models/unetpipe.ts):
  *
@@ -45,7 +45,7 @@ import { UNetPipe } from '../models/unetpipe';
 import { runCli } from './files';
 
 const USAGE =
-  'usage: npm run experiment:lamp -- [--budget-gb G] [--feats a,b,c] [--classes C] [--batch B] [--micro M] [--devices D] [--validate NFxEDGE,...] [--nfeat F] [--cases N] [--test-cases N] [--size X,Y,Z] [--spacing X,Y,Z] [--crop P] [--crop-batch B] [--steps S] [--whole-steps S] [--lr LR] [--overlap O] [--seed S] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]';
+  'usage: npm run experiment:lamp -- [--budget-gb G] [--feats a,b,c] [--classes C] [--batch B] [--micro M] [--devices D] [--validate NFxEDGE,...] [--nfeat F] [--cases N] [--test-cases N] [--size X,Y,Z] [--spacing X,Y,Z] [--crop P] [--crop-batch B] [--steps S] [--whole-steps S] [--lr LR] [--dice patch|pooled] [--overlap O] [--seed S] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]';
 const GiB = 2 ** 30;
 const CLIP_NORM = 2;
 const MiB = 2 ** 20;
@@ -74,6 +74,7 @@ function parse() {
         steps: { type: 'string', default: '170' },
         'whole-steps': { type: 'string', default: '10' },
         lr: { type: 'string', default: '0.0015' },
+        dice: { type: 'string', default: 'pooled' },
         overlap: { type: 'string', default: '0.25' },
         seed: { type: 'string', default: '1' },
         backend: { type: 'string', default: 'wasm' },
@@ -122,6 +123,8 @@ interface Options {
   steps: number;
   wholeSteps: number;
   lr: number;
+  /** Dice per crop (MONAI's default) or pooled over the batch (MONAI `batch=True`). */
+  pooledDice: boolean;
   overlap: number;
   seed: number;
   backend: BackendName;
@@ -136,6 +139,7 @@ function parseOptions(): Options {
   const backend = v.backend as BackendName;
   if (backend !== 'wasm' && backend !== 'cpu') throw new Error(`--backend must be wasm or cpu, got "${v.backend}"`);
   if (v.only !== undefined && v.only !== 'capacity' && v.only !== 'segmentation') throw new Error(`--only must be capacity or segmentation, got "${v.only}"`);
+  if (v.dice !== 'patch' && v.dice !== 'pooled') throw new Error(`--dice must be patch (one Dice per crop) or pooled (one over the batch), got "${v.dice}"`);
   const batch = int('batch', v.batch!, 1, 64);
   const micro = int('micro', v.micro!, 1, 64);
   if (micro > batch) throw new Error(`--micro (${micro}) must not exceed --batch (${batch})`);
@@ -164,6 +168,7 @@ function parseOptions(): Options {
     steps: int('steps', v.steps!, 0, 1_000_000),
     wholeSteps: int('whole-steps', v['whole-steps']!, 0, 1_000_000),
     lr: num('lr', v.lr!, 1e-7, 1),
+    pooledDice: v.dice === 'pooled',
     overlap: num('overlap', v.overlap!, 0, 0.99),
     seed: int('seed', v.seed!, 0, 4294967295),
     backend,
@@ -430,8 +435,9 @@ async function segmentation(o: Options) {
   const step = (x: tf.Tensor, labels: tf.Tensor) => {
     const y = tf.oneHot(labels as tf.Tensor, 2);
     // Dice of the lesion channel only (include_background=False): with background in, a first run's
-    // held-out lesion Dice stayed at 0.
-    const { value, grads } = tf.variableGrads(() => diceCELoss(net.apply(x, { training: true }), y, { softmax: true, includeBackground: false }), vars);
+    // held-out lesion Dice stayed at 0. Pooled over the batch by default: with one Dice per crop, every
+    // lesion-free crop pulls towards "no lesion" and an n_feat 4 run predicted none.
+    const { value, grads } = tf.variableGrads(() => diceCELoss(net.apply(x, { training: true }), y, { softmax: true, includeBackground: false, batch: o.pooledDice }), vars);
     const loss = value.dataSync()[0];
     const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
     if (Number.isFinite(loss) && Number.isFinite(norm)) {
@@ -574,7 +580,7 @@ runCli(async () => {
   if (o.segmentation) {
     const seg = await segmentation(o);
     out.segmentation = seg;
-    log(`\n#### Table 2: UNetPipe n_feat ${o.nFeat}, ${o.steps} steps of ${o.cropBatch}×${o.crop}³ crops + ${o.wholeSteps} whole-volume steps (${(seg.trainSeconds / 60).toFixed(1)} min), ${o.testCases} held-out phantoms ${o.size.join('×')}\n`);
+    log(`\n#### Table 2: UNetPipe n_feat ${o.nFeat}, ${o.steps} steps of ${o.cropBatch}×${o.crop}³ crops + ${o.wholeSteps} whole-volume steps, Dice ${o.pooledDice ? 'pooled over the batch' : 'per crop'} (${(seg.trainSeconds / 60).toFixed(1)} min), ${o.testCases} held-out phantoms ${o.size.join('×')}\n`);
     log('| input | Dice (mean) | HD95 mm (mean) | s / volume (mean) | windows / stages |');
     log('|---|---|---|---|---|');
     for (const r of seg.results) {
