@@ -8,7 +8,8 @@ import { InputError } from '../io/errors';
 import type { Volume } from '../volume';
 import { activationBytes, batchSizeFor } from './batch-size';
 import { findLungCrop } from './lung-crop';
-import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, previewPipelineSteps, type InferencePipeline } from './pipeline';
+import { connectedComponents, removeSmallObjects } from '../labels/components';
+import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, parsePostprocessing, previewPipelineSteps, withSmallLesionRemoval, type InferencePipeline } from './pipeline';
 import { segmentVolume } from './segment';
 import { slidingWindowInference } from './sliding-window';
 import { balancedCopleNet, flipJ, tinyChest } from './test-chest';
@@ -221,6 +222,70 @@ describe('segmentVolume with the COPLE-Net pipeline', () => {
     const net3d = createNetwork('unet3d', { features: [2, 4], seed: 1 });
     await expect(segmentVolume(vol, net3d, DEFAULT_COPLENET_PIPELINE)).rejects.toThrow(/3D network; its pipeline needs "sliding_window"/);
     net3d.dispose();
+  });
+});
+
+describe('RemoveSmallObjectsd after AsDiscreted', () => {
+  it('removes exactly the components removeSmallObjects predicts from the pipeline’s own mask, and leaves the probabilities', async () => {
+    const base = await segmentVolume(vol, net, DEFAULT_COPLENET_PIPELINE);
+    expect(base.removedObjects).toEqual([]);
+    // A threshold between the component sizes of this mask, so some go and some stay.
+    const sizes = connectedComponents(base.mask, vol.dims).sizes.slice(1).sort((a, b) => a - b);
+    expect(sizes.length).toBeGreaterThan(2);
+    const minVoxels = sizes[sizes.length >> 1] + 1;
+    expect(minVoxels).toBeLessThanOrEqual(sizes[sizes.length - 1]);
+    // 2 × 2 × 5 mm voxels: 20 mm³ each.
+    const ml = (minVoxels * 20) / 1000;
+    const run = await segmentVolume(vol, net, withSmallLesionRemoval(DEFAULT_COPLENET_PIPELINE, ml));
+    const expected = removeSmallObjects(base.mask, vol.dims, { minSize: minVoxels });
+    expect(expected.components).toBeGreaterThan(0);
+    expect(run.removedObjects).toEqual([{ components: expected.components, voxels: expected.voxels }]);
+    expect(run.mask).toEqual(expected.mask);
+    expect(run.mask.reduce((a, v) => a + v, 0)).toBe(base.mask.reduce((a, v) => a + v, 0) - expected.voxels);
+    expect(run.probabilities).toEqual(base.probabilities);
+    // An explicit pixdim replaces the scan's spacing: 1 mm³ voxels make min_size a voxel count.
+    const explicit = { ...DEFAULT_COPLENET_PIPELINE, postprocessing: [...DEFAULT_COPLENET_PIPELINE.postprocessing, { name: 'RemoveSmallObjectsd', args: { keys: ['pred'], min_size: minVoxels, by_measure: true, pixdim: 1 } }] };
+    expect((await segmentVolume(vol, net, explicit, { keepProbabilities: false })).mask).toEqual(expected.mask);
+  });
+
+  it('reads the step with MONAI’s defaults and round-trips through JSON; the default pipeline has none', () => {
+    expect(parsePostprocessing(DEFAULT_COPLENET_PIPELINE.postprocessing).removeSmallObjects).toEqual([]);
+    const p = withSmallLesionRemoval(DEFAULT_COPLENET_PIPELINE, 0.7);
+    expect(p.postprocessing[3]).toEqual({ name: 'RemoveSmallObjectsd', args: { keys: ['pred'], min_size: 700, connectivity: 1, by_measure: true } });
+    expect(parsePipeline(JSON.parse(JSON.stringify(p)))).toEqual(p);
+    expect(parsePostprocessing(p.postprocessing).removeSmallObjects).toEqual([{ minSize: 700, connectivity: 1, byMeasure: true, pixdim: null, independentChannels: true }]);
+    const bare = [...DEFAULT_COPLENET_PIPELINE.postprocessing, { name: 'RemoveSmallObjectsd', args: { keys: ['pred'] } }];
+    expect(parsePostprocessing(bare).removeSmallObjects).toEqual([{ minSize: 64, connectivity: 1, byMeasure: false, pixdim: null, independentChannels: true }]);
+    // The default pipeline itself is unchanged by the helper.
+    expect(DEFAULT_COPLENET_PIPELINE.postprocessing.map((s) => s.name)).toEqual(['Activationsd', 'Invertd', 'AsDiscreted']);
+  });
+
+  it('refuses bad arguments and a misplaced step with a one-line InputError naming the step', () => {
+    const [act, invert, disc] = DEFAULT_COPLENET_PIPELINE.postprocessing;
+    const step = (args: Record<string, unknown>) => ({ name: 'RemoveSmallObjectsd', args: { keys: ['pred'], ...args } });
+    const bad = (steps: unknown[]) => () => parsePostprocessing(steps, 'model.json');
+    const cases: [unknown[], RegExp][] = [
+      [[act, invert, disc, step({ min_size: -1 })], /model\.json: RemoveSmallObjectsd: min_size must be a number ≥ 0, got -1/],
+      [[act, invert, disc, step({ min_size: '400' })], /RemoveSmallObjectsd: min_size must be a number/],
+      [[act, invert, disc, step({ min_size: 4, connectivity: 4 })], /RemoveSmallObjectsd: connectivity must be 1, 2 or 3 .* got 4/],
+      [[act, invert, disc, step({ min_size: 4, connectivity: 1.5 })], /RemoveSmallObjectsd: connectivity must be 1, 2 or 3/],
+      [[act, invert, disc, step({ min_size: 4, by_measure: 'yes' })], /RemoveSmallObjectsd: by_measure must be true or false/],
+      [[act, invert, disc, step({ min_size: 4, pixdim: [1, 1] , by_measure: true })], /RemoveSmallObjectsd: pixdim must be/],
+      [[act, invert, disc, step({ min_size: 4, pixdim: 2 })], /RemoveSmallObjectsd: pixdim is only used with by_measure: true/],
+      [[act, invert, disc, step({ min_size: 4, size: 3 })], /RemoveSmallObjectsd: unknown argument\(s\) size/],
+      [[act, invert, disc, { name: 'RemoveSmallObjectsd', args: { keys: ['image'] } }], /RemoveSmallObjectsd: keys must be \["pred"\]/],
+      [[act, invert, step({ min_size: 4 }), disc], /RemoveSmallObjectsd must come after AsDiscreted/],
+      [[act, invert, disc, step({ min_size: 4 }), { name: 'KeepLargestConnectedComponentd' }], /then optionally RemoveSmallObjectsd, got .*KeepLargestConnectedComponentd/],
+    ];
+    for (const [steps, message] of cases) {
+      expect(bad(steps)).toThrow(InputError);
+      expect(bad(steps)).toThrow(message);
+      try {
+        bad(steps)();
+      } catch (e) {
+        expect((e as Error).message).not.toContain('\n');
+      }
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Inference pipelines as declarative JSON, stored with a model like the inference section of a
  * MONAI bundle: preprocessing transforms (MONAI names and arguments, plus our `LungCropd`),
- * how the network is run, and postprocessing (Activationsd → Invertd → AsDiscreted).
+ * how the network is run, and postprocessing (Activationsd → Invertd → AsDiscreted, then optionally
+ * RemoveSmallObjectsd on the discrete mask).
  *
  * The COPLE-Net pipeline follows MONAI research-contributions `run_inference.py` (spec §2) and
  * adds the preprocessing its README leaves to the user (§2.2, pitfall 6):
@@ -19,7 +20,8 @@ import { buildTransform, Compose, type TransformSpec } from '../transforms/compo
 import { isMetaImage, type Dict, type MetaImage } from '../transforms/image';
 import { fromMat4, inv, matvec } from '../transforms/matrix';
 import type { Transform } from '../transforms/base';
-import { affineLPS, axisCodes, type Volume } from '../volume';
+import { affineLPS, axisCodes, type Vec3, type Volume } from '../volume';
+import type { Connectivity } from '../labels/components';
 import { volumeToImage } from '../transforms/image';
 import { axialSliceAxis, LungCropd } from './lung-crop';
 import type { BlendMode, SlidingPadMode } from './sliding-window';
@@ -48,7 +50,10 @@ export interface InferencePipeline {
   /** Dictionary transforms on `{ image }`; the image starts as the volume, [1, X, Y, Z], in HU. */
   preprocessing: TransformSpec[];
   inference: SliceSettings | SlidingWindowSettings;
-  /** Activationsd {softmax | sigmoid}, Invertd {}, AsDiscreted {argmax | threshold}, in this order, keys ["pred"]. */
+  /**
+   * Activationsd {softmax | sigmoid}, Invertd {}, AsDiscreted {argmax | threshold}, in this order, keys ["pred"];
+   * then any RemoveSmallObjectsd {min_size, connectivity?, by_measure?, pixdim?, independent_channels?}.
+   */
   postprocessing: TransformSpec[];
 }
 
@@ -88,7 +93,22 @@ export interface Postprocessing {
   threshold: number | null;
   /** MONAI Invertd `nearest_interp`: undo resampling of the probabilities with nearest neighbour. */
   nearestInterp: boolean;
+  /** RemoveSmallObjectsd steps, applied in order to the mask on the scan's grid. */
+  removeSmallObjects: RemoveSmallObjectsStep[];
 }
+
+/** MONAI RemoveSmallObjectsd's arguments, checked (defaults filled in as MONAI's). */
+export interface RemoveSmallObjectsStep {
+  /** Voxels, or mm³ when `byMeasure`. */
+  minSize: number;
+  connectivity: Connectivity;
+  byMeasure: boolean;
+  /** Explicit voxel size in mm for `byMeasure`; null = the scan's spacing. */
+  pixdim: Vec3 | null;
+  independentChannels: boolean;
+}
+
+const DISCRETE_STEPS = ['Activationsd', 'Invertd', 'AsDiscreted'];
 
 const fail = (where: string, msg: string): never => {
   throw new InputError(where, msg);
@@ -107,10 +127,12 @@ function argsOf(step: TransformSpec, allowed: string[], where: string): Record<s
 export function parsePostprocessing(steps: unknown, where = 'pipeline'): Postprocessing {
   if (!Array.isArray(steps)) return fail(where, '"postprocessing" must be an array of {"name", "args"} steps');
   const names = steps.map((s) => (s as TransformSpec)?.name);
-  if (names.join(',') !== 'Activationsd,Invertd,AsDiscreted') {
-    fail(where, `postprocessing must be Activationsd, Invertd, AsDiscreted in this order, got ${names.join(', ') || 'nothing'}`);
+  const misplaced = names.indexOf('RemoveSmallObjectsd');
+  if (misplaced >= 0 && misplaced < DISCRETE_STEPS.length) fail(where, 'RemoveSmallObjectsd must come after AsDiscreted: it removes components of the discrete mask');
+  if (names.slice(0, 3).join(',') !== DISCRETE_STEPS.join(',') || names.slice(3).some((n) => n !== 'RemoveSmallObjectsd')) {
+    fail(where, `postprocessing must be Activationsd, Invertd, AsDiscreted in this order, then optionally RemoveSmallObjectsd, got ${names.join(', ') || 'nothing'}`);
   }
-  const [act, invert, disc] = steps as TransformSpec[];
+  const [act, invert, disc, ...small] = steps as TransformSpec[];
   const a = argsOf(act, ['keys', 'softmax', 'sigmoid'], where);
   if (!!a.softmax === !!a.sigmoid) fail(where, 'Activationsd needs exactly one of softmax: true or sigmoid: true');
   const i = argsOf(invert, ['keys', 'transform', 'orig_keys', 'nearest_interp'], where);
@@ -125,7 +147,43 @@ export function parsePostprocessing(steps: unknown, where = 'pipeline'): Postpro
     activation: a.softmax ? 'softmax' : 'sigmoid',
     threshold: d.argmax === true ? null : (d.threshold as number),
     nearestInterp: i.nearest_interp === true,
+    removeSmallObjects: small.map((step) => parseRemoveSmallObjects(step, where)),
   };
+}
+
+/** RemoveSmallObjectsd's arguments; defaults as MONAI's (min_size 64, connectivity 1, independent channels). */
+function parseRemoveSmallObjects(step: TransformSpec, where: string): RemoveSmallObjectsStep {
+  const r = argsOf(step, ['keys', 'min_size', 'connectivity', 'by_measure', 'pixdim', 'independent_channels'], where);
+  const minSize = r.min_size ?? 64;
+  if (typeof minSize !== 'number' || !Number.isFinite(minSize) || minSize < 0) fail(where, `RemoveSmallObjectsd: min_size must be a number ≥ 0, got ${JSON.stringify(r.min_size)}`);
+  const connectivity = r.connectivity ?? 1;
+  if (!(connectivity === 1 || connectivity === 2 || connectivity === 3)) fail(where, `RemoveSmallObjectsd: connectivity must be 1, 2 or 3 (orthogonal hops in 3D), got ${JSON.stringify(r.connectivity)}`);
+  for (const flag of ['by_measure', 'independent_channels']) {
+    if (r[flag] !== undefined && typeof r[flag] !== 'boolean') fail(where, `RemoveSmallObjectsd: ${flag} must be true or false`);
+  }
+  // MONAI takes one number for every axis, or one per axis.
+  const p = typeof r.pixdim === 'number' ? [r.pixdim, r.pixdim, r.pixdim] : r.pixdim;
+  if (p !== undefined && p !== null && !(Array.isArray(p) && p.length === 3 && p.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0))) {
+    fail(where, 'RemoveSmallObjectsd: pixdim must be a positive number or 3 positive numbers (mm)');
+  }
+  if (p != null && r.by_measure !== true) fail(where, 'RemoveSmallObjectsd: pixdim is only used with by_measure: true');
+  return {
+    minSize: minSize as number,
+    connectivity: connectivity as Connectivity,
+    byMeasure: r.by_measure === true,
+    pixdim: p != null ? (p as Vec3) : null,
+    independentChannels: r.independent_channels !== false,
+  };
+}
+
+/**
+ * The pipeline with one more RemoveSmallObjectsd: lesion components under `minMl` mL (face
+ * connectivity, by measure on the scan's spacing) become background. The mL → mm³ product is
+ * rounded to 12 digits so 0.7 mL reads 700, not 700.0000000000001, in the JSON.
+ */
+export function withSmallLesionRemoval(pipeline: InferencePipeline, minMl: number): InferencePipeline {
+  const step: TransformSpec = { name: 'RemoveSmallObjectsd', args: { keys: ['pred'], min_size: Number((minMl * 1000).toPrecision(12)), connectivity: 1, by_measure: true } };
+  return { ...pipeline, postprocessing: [...pipeline.postprocessing, step] };
 }
 
 /** Validates a pipeline (e.g. read from a model's JSON); errors name `where` and the step. */

@@ -5,11 +5,13 @@
  * Activationsd → Invertd → AsDiscreted. The label map is inverted with nearest neighbour, which
  * equals discretising the inverted probabilities whenever the preprocessing only permutes, flips,
  * crops and pads (the default); a resampling step (Spacingd) would make the two differ at edges.
+ * RemoveSmallObjectsd steps then act on that mask, on the scan's grid and with its spacing.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors';
 import { imageToVolume, invert, type MetaImage, type TraceRecord } from '../transforms';
 import { fromMat4, inv, matvec } from '../transforms/matrix';
+import { removeSmallObjects } from '../labels/components';
 import { affineLPS, type Volume } from '../volume';
 import type { Network } from '../../models/network';
 import { batchSizeFor, deviceLimits, type NetworkShape } from './batch-size';
@@ -31,6 +33,8 @@ export interface SegmentResult {
   mask: Uint8Array;
   /** Lesion probability on the volume's grid: p(class 1) for 2 classes, 1 − p(background) beyond, sigmoid for 1. */
   probabilities?: Float32Array;
+  /** What each RemoveSmallObjectsd step removed, in order: components and their voxels. */
+  removedObjects: { components: number; voxels: number }[];
   /** The LungCropd box in the volume's voxel indices (start inclusive, end exclusive), if the pipeline crops. */
   crop: LungCrop | null;
   notices: string[];
@@ -131,12 +135,20 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
     if (v.dims.some((n, a) => n !== volume.dims[a])) throw new Error(`inverse preprocessing gave dims ${v.dims.join('×')}, not the scan's ${volume.dims.join('×')}`);
     return v.data as Float32Array | Uint8Array;
   };
-  const mask = (await onGrid(labels, true)) as Uint8Array;
+  let mask = (await onGrid(labels, true)) as Uint8Array;
+  const removedObjects: SegmentResult['removedObjects'] = [];
+  for (const step of post.removeSmallObjects) {
+    const spacing = step.byMeasure ? (step.pixdim ?? volume.spacing) : undefined;
+    const res = removeSmallObjects(mask, volume.dims, { minSize: step.minSize, connectivity: step.connectivity, spacing, independentChannels: step.independentChannels });
+    mask = res.mask;
+    removedObjects.push({ components: res.components, voxels: res.voxels });
+  }
   const probabilities = keepProbabilities ? ((await onGrid(prob, false)) as Float32Array) : undefined;
   const t3 = performance.now();
   progress(1, 'Done');
   return {
     mask,
+    removedObjects,
     ...(probabilities ? { probabilities } : {}),
     crop,
     notices,

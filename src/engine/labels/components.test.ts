@@ -5,7 +5,7 @@ import { connectedComponents, removeSmallObjects } from './components';
 const dims: Vec3 = [6, 5, 4];
 const at = (i: number, j: number, k: number) => i + dims[0] * (j + dims[1] * k);
 /** A mask with `value` at the listed voxels. */
-function maskOf(voxels: [number, number, number][], value = 1, into = new Uint8Array(dims[0] * dims[1] * dims[2])): Uint8Array {
+function maskOf(voxels: [number, number, number][], value = 1, into: Uint8Array = new Uint8Array(dims[0] * dims[1] * dims[2])): Uint8Array {
   for (const [i, j, k] of voxels) into[at(i, j, k)] = value;
   return into;
 }
