@@ -69,7 +69,15 @@ function probabilityBins(p: Float32Array): Uint8Array {
   return out;
 }
 
-export async function runSegmentation(showProbabilities: boolean): Promise<void> {
+/** What the run removed with RemoveSmallObjectsd, for the run's summary. */
+function removalSummary(minLesionMl: number, removed: { components: number; voxels: number }[], voxelMl: number): string {
+  const components = removed.reduce((a, r) => a + r.components, 0);
+  const ml = removed.reduce((a, r) => a + r.voxels, 0) * voxelMl;
+  return `RemoveSmallObjectsd: ${components} component(s) under ${minLesionMl} mL removed (${ml.toFixed(2)} mL)`;
+}
+
+/** `minLesionMl`: drop lesion components under this volume for this run (RemoveSmallObjectsd by measure). */
+export async function runSegmentation(showProbabilities: boolean, minLesionMl?: number): Promise<void> {
   const { scan, model, setBusy, notify } = useStore.getState();
   if (!scan || !model) return;
   let finished = false;
@@ -81,15 +89,19 @@ export async function runSegmentation(showProbabilities: boolean): Promise<void>
       Comlink.proxy((fraction: number, message: string) => {
         if (!finished) useStore.getState().setBusy({ label: `Segmenting lesions: ${message}`, progress: fraction, cancel });
       }),
+      minLesionMl === undefined ? {} : { minLesionMl },
     );
-    const name = `${model.kind === 'coplenet' ? 'COPLE-Net' : model.kind} (${model.weights})`;
+    // Its own layer, so runs with and without the removal can be compared.
+    const removal = minLesionMl === undefined ? '' : `, components < ${minLesionMl} mL removed`;
+    const name = `${model.kind === 'coplenet' ? 'COPLE-Net' : model.kind} (${model.weights})${removal}`;
     addDerivedLayer(name, 'model', res.mask, { color: [255, 215, 0] });
     if (showProbabilities && res.probabilities) {
       addDerivedLayer('Lesion probability', 'probability', probabilityBins(res.probabilities), { palette: heatPalette(10), opacity: 0.5 });
     }
     const voxels = res.mask.reduce((a, v) => a + (v ? 1 : 0), 0);
-    const ml = (voxels * scan.volume.spacing[0] * scan.volume.spacing[1] * scan.volume.spacing[2]) / 1000;
-    notify('info', `Lesions: ${ml.toFixed(1)} mL in ${(res.timings.totalMs / 1000).toFixed(1)} s on ${res.backend} (batch ${res.batchSize})`);
+    const voxelMl = (scan.volume.spacing[0] * scan.volume.spacing[1] * scan.volume.spacing[2]) / 1000;
+    const removed = minLesionMl === undefined ? '' : `; ${removalSummary(minLesionMl, res.removedObjects, voxelMl)}`;
+    notify('info', `Lesions: ${(voxels * voxelMl).toFixed(1)} mL in ${(res.timings.totalMs / 1000).toFixed(1)} s on ${res.backend} (batch ${res.batchSize})${removed}`);
     for (const n of res.notices) notify('warning', n);
   } catch (err) {
     const aborted = err instanceof Error && err.name === 'AbortError';

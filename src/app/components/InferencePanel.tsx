@@ -9,6 +9,10 @@ export function InferencePanel() {
   const model = useStore((s) => s.model);
   const busy = useStore((s) => s.busy);
   const [probabilities, setProbabilities] = useState(true);
+  // Off by default: the pipeline then stays MONAI's run_inference.py as stored with the model.
+  const [removeSmall, setRemoveSmall] = useState(false);
+  const [minLesionMl, setMinLesionMl] = useState(0.4);
+  const minValid = Number.isFinite(minLesionMl) && minLesionMl >= 0;
   if (!scan) return null;
   return (
     <section className="panel" data-testid="inference-panel">
@@ -42,7 +46,23 @@ export function InferencePanel() {
       <label className="row">
         <input type="checkbox" checked={probabilities} onChange={(e) => setProbabilities(e.target.checked)} /> probability heat map
       </label>
-      <button disabled={!model || !!busy} onClick={() => runSegmentation(probabilities)}>
+      <label className="row" title="Appends MONAI RemoveSmallObjectsd (by measure, face connectivity) to the pipeline for the run">
+        <input type="checkbox" checked={removeSmall} onChange={(e) => setRemoveSmall(e.target.checked)} data-testid="remove-small-toggle" /> Remove lesion
+        components smaller than
+        <input
+          type="number"
+          min={0}
+          step={0.1}
+          value={Number.isFinite(minLesionMl) ? minLesionMl : ''}
+          onChange={(e) => setMinLesionMl(e.target.valueAsNumber)}
+          disabled={!removeSmall}
+          aria-label="minimum lesion component (mL)"
+          data-testid="remove-small-ml"
+          style={{ width: '5em' }}
+        />
+        mL
+      </label>
+      <button disabled={!model || !!busy || (removeSmall && !minValid)} onClick={() => runSegmentation(probabilities, removeSmall ? minLesionMl : undefined)}>
         Segment lesions
       </button>
     </section>

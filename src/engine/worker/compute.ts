@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors';
-import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, segmentVolume, type InferencePipeline, type PreviewStep, type SegmentResult } from '../inference';
+import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, segmentVolume, withSmallLesionRemoval, type InferencePipeline, type PreviewStep, type SegmentResult } from '../inference';
 import { DEFAULT_BACKEND_ORDER, initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from '../tf/backend';
 import { readWeights } from '../weights';
 import type { Volume } from '../volume';
@@ -88,13 +88,23 @@ function isDeviceLost(err: unknown): boolean {
   return /device (was |is )?lost|GPUDevice.*lost|context lost/i.test(err instanceof Error ? err.message : String(err));
 }
 
-export async function segment(volume: Volume, onProgress: (fraction: number, message: string) => void): Promise<SegmentResult & { backend: string }> {
+export interface SegmentRunOptions {
+  /** Drop lesion components under this many mL for this run (a RemoveSmallObjectsd after the pipeline's steps). */
+  minLesionMl?: number;
+}
+
+export async function segment(
+  volume: Volume,
+  onProgress: (fraction: number, message: string) => void,
+  opts: SegmentRunOptions = {},
+): Promise<SegmentResult & { backend: string; pipeline: InferencePipeline }> {
   if (!network || !model || !modelWeights) throw new InputError('model', 'load a model (weights) before segmenting');
   if (running) throw new Error('a segmentation is already running');
+  const pipeline = opts.minLesionMl === undefined ? currentPipeline() : withSmallLesionRemoval(currentPipeline(), opts.minLesionMl);
   running = new AbortController();
   try {
     try {
-      return { ...(await segmentVolume(volume, network as never, pipeline, { onProgress, signal: running.signal })), backend: tf.getBackend() };
+      return { ...(await segmentVolume(volume, network as never, pipeline, { onProgress, signal: running.signal })), backend: tf.getBackend(), pipeline };
     } catch (err) {
       if (!isDeviceLost(err) || running.signal.aborted) throw err;
       // The GPU went away: rebuild on the next backend in line, reload the same weights, retry once.
@@ -104,7 +114,7 @@ export async function segment(volume: Volume, onProgress: (fraction: number, mes
       await startBackend(fallback, backendOptions);
       await loadModel(model.kind, modelWeights!);
       const res = await segmentVolume(volume, network as never, pipeline, { onProgress, signal: running.signal });
-      return { ...res, notices: [`GPU device lost: finished on ${tf.getBackend()}`, ...res.notices], backend: tf.getBackend() };
+      return { ...res, notices: [`GPU device lost: finished on ${tf.getBackend()}`, ...res.notices], backend: tf.getBackend(), pipeline };
     }
   } finally {
     running = null;

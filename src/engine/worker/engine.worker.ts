@@ -28,8 +28,8 @@ const api: EngineApi = {
   startBackend(order, options) {
     return engineApi.startBackend(order, { wasmPaths: WASM_PATHS, wasmThreads: false, ...options });
   },
-  async segment(volume, onProgress) {
-    const res = await engineApi.segment(volume, onProgress);
+  async segment(volume, onProgress, opts) {
+    const res = await engineApi.segment(volume, onProgress, opts);
     return Comlink.transfer(res, [res.mask.buffer, ...(res.probabilities ? [res.probabilities.buffer] : [])] as ArrayBuffer[]);
   },
   async runLamp(volume, req, onProgress) {
