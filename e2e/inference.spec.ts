@@ -30,6 +30,48 @@ test('COPLE-Net segments a real CT on the WebGPU backend and the mask lands on t
   expect(layers[1].max).toBeLessThanOrEqual(10);
 });
 
+test('removing small lesion components adds RemoveSmallObjectsd to the run and never adds mask voxels', async ({ page }) => {
+  await page.goto('/?nosample&backend=wasm');
+  await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
+  await waitForScan(page);
+  await page.getByTestId('weights-input').setInputFiles(WEIGHTS);
+  await expect(page.getByTestId('model-info')).toContainText('weights.pt');
+  await page.getByLabel('probability heat map').uncheck();
+  const modelLayers = () =>
+    page.evaluate(() =>
+      window.__workbench!.store
+        .getState()
+        .layers.filter((l) => l.kind === 'model')
+        .map((l) => ({ name: l.name, voxels: l.data.reduce((a, v) => a + (v ? 1 : 0), 0) })),
+    );
+  const segment = async (layers: number) => {
+    await page.getByRole('button', { name: 'Segment lesions' }).click();
+    await expect.poll(async () => (await modelLayers()).length, { timeout: 120_000 }).toBe(layers);
+    return page.getByTestId('message-info').filter({ hasText: 'Lesions:' }).last().textContent();
+  };
+  expect(await segment(1)).not.toContain('RemoveSmallObjectsd');
+  await expect(page.getByTestId('remove-small-ml')).toBeDisabled();
+  await page.getByTestId('remove-small-toggle').check();
+  await expect(page.getByTestId('remove-small-ml')).toHaveValue('0.4');
+  const summary = await segment(2);
+  const removed = Number(/RemoveSmallObjectsd: (\d+) component\(s\) under 0\.4 mL removed/.exec(summary ?? '')?.[1]);
+  expect(Number.isInteger(removed)).toBe(true);
+  const [plain, pruned] = await modelLayers();
+  expect([plain.name, pruned.name]).toEqual(['COPLE-Net (weights.pt)', 'COPLE-Net (weights.pt), components < 0.4 mL removed']);
+  expect(pruned.voxels).toBeLessThanOrEqual(plain.voxels);
+  expect(pruned.voxels < plain.voxels).toBe(removed > 0);
+  // The pipeline stored with the model is unchanged by the run's option; the JSON editor takes the step.
+  const stored = () => page.evaluate(async () => JSON.stringify(await window.__workbench!.engine().currentPipeline()));
+  expect(await stored()).not.toContain('RemoveSmallObjectsd');
+  await page.getByText('Pipeline (MONAI transforms, JSON)').click();
+  const json = JSON.parse(await page.getByTestId('pipeline-json').inputValue());
+  json.postprocessing.push({ name: 'RemoveSmallObjectsd', args: { keys: ['pred'], min_size: 64, connectivity: 3 } });
+  await page.getByTestId('pipeline-json').fill(JSON.stringify(json));
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('pipeline-json')).toContainText('"connectivity": 3');
+  expect(await stored()).toContain('"name":"RemoveSmallObjectsd","args":{"keys":["pred"],"min_size":64,"connectivity":3}');
+});
+
 test('the pipeline panel previews each preprocessing step and refuses a bad pipeline without losing the old one', async ({ page }) => {
   await page.goto('/?nosample&backend=wasm');
   await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
