@@ -155,7 +155,7 @@ runCli(async () => {
   const trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(config, data, init);
   if (init) log(`initialised from ${v.init} (warm start)`);
   if (saved) log(`resumed from ${join(v.checkpoint!, key)} at step ${saved.step}`);
-  log(`COPLE-Net (${features.join(', ')}): ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${lr / 50}, Dice (${v.dice === 'pooled' ? 'pooled over the batch' : 'per patch'}) + CE, ${batch}×${patch}² patches (pos:neg 1:1), ${steps} steps`);
+  log(`COPLE-Net (${features.join(', ')}): ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${Number((lr / 50).toPrecision(3))}, Dice (${v.dice === 'pooled' ? 'pooled over the batch' : 'per patch'}) + CE, ${batch}×${patch}² patches (pos:neg 1:1), ${steps} steps`);
   const tTrain = performance.now();
   const status = await trainer.run();
   const trainSeconds = (performance.now() - tTrain) / 1000;
@@ -283,7 +283,7 @@ authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fin
 ## Training
 - Command: \`npm run train:default -- ${c.argv}\`; seed ${c.config.seed} (${c.init ? `batches, dropout; warm start from \`${c.init}\`, the previous default weights` : 'network initialisation, batches, dropout'}).
 - Loss: ${c.config.loss.kind === 'dicece' && c.config.loss.batch ? 'Dice pooled over the batch' : 'Dice per patch'} (softmax, lesion channel) + cross-entropy. Optimizer: Adam (β 0.9/0.999, ε 1e-8), lr ${c.config.optimizer.schedule.lr}
-  with cosine decay to ${(c.config.optimizer.schedule as { minLr?: number }).minLr} over ${c.config.steps} steps; BatchNorm in training mode; dropout as in MONAI's defaults.
+  with cosine decay to ${Number((c.config.optimizer.schedule as { minLr?: number }).minLr!.toPrecision(3))} over ${c.config.steps} steps; BatchNorm in training mode; dropout as in MONAI's defaults.
 - Run: ${c.status} after ${c.stepsDone} of ${c.config.steps} steps; mean loss of the last 20 steps ${fmt(meanLast, 4)}.
 - Validation Dice (pooled, eval mode, 12 slices per validation phantom) by step: ${val || 'none'}.
 - Time: training ${(c.trainSeconds / 60).toFixed(1)} min (${fmt(c.stepsDone / c.trainSeconds, 3)} steps/s), whole command ${(c.wallSeconds / 60).toFixed(1)} min.
