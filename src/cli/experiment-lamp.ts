@@ -1,8 +1,8 @@
 /**
  * `npm run experiment:lamp -- [--budget-gb 2] [--feats 8,16,32] [--classes 10] [--batch 1] [--micro 1]
  *   [--devices 4] [--validate 8x64,8x96,16x64,32x64] [--nfeat 4] [--cases 6] [--test-cases 4]
- *   [--size 128,128,64] [--spacing 3,3,5] [--crop 64] [--crop-batch 2] [--steps 170] [--whole-steps 10]
- *   [--lr 0.0015] [--dice pooled] [--overlap 0.25] [--seed 1] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]`
+ *   [--size 128,128,64] [--spacing 3,3,5] [--crop 64] [--crop-batch 2] [--steps 400] [--whole-steps 20]
+ *   [--lr 0.002] [--dice pooled] [--overlap 0.25] [--seed 1] [--backend wasm|cpu] [--out FILE.json] [--only capacity|segmentation]`
  *
  * LAMP's two experiments (spec §4.5) re-run at CPU scale with this engine's UNetPipe (src/models/unetpipe.ts):
  *
@@ -71,9 +71,9 @@ function parse() {
         spacing: { type: 'string', default: '3,3,5' },
         crop: { type: 'string', default: '64' },
         'crop-batch': { type: 'string', default: '2' },
-        steps: { type: 'string', default: '170' },
-        'whole-steps': { type: 'string', default: '10' },
-        lr: { type: 'string', default: '0.0015' },
+        steps: { type: 'string', default: '400' },
+        'whole-steps': { type: 'string', default: '20' },
+        lr: { type: 'string', default: '0.002' },
         dice: { type: 'string', default: 'pooled' },
         overlap: { type: 'string', default: '0.25' },
         seed: { type: 'string', default: '1' },
