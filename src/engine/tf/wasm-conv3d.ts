@@ -12,7 +12,6 @@ import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs
 import type * as tf from '@tensorflow/tfjs-core';
 import { anyPad, free, pad, reshape, runWasm, spatialPads, type Pads } from './wasm-compose';
 
-
 /**
  * dW[k, ci, co] = Σ_{n, o} x_pad[n, o·s + k, ci] · dy[n, o, co]: a convolution of x laid out as
  * [ci, D, H, W, n] (channels as batch, batch as channels) with dy as the filter [O1, O2, O3, n, co] at

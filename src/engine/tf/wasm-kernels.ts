@@ -98,7 +98,7 @@ function conv2DBackpropInputVia(native: KernelFunc): KernelFunc {
       format,
     );
     if (info.strideHeight !== 1 || info.strideWidth !== 1 || format !== 'channelsLast') return native(args);
-      const flipped = runWasm('Reverse', backend, { x: filter }, { dims: [0, 1] });
+    const flipped = runWasm('Reverse', backend, { x: filter }, { dims: [0, 1] });
     const swapped = runWasm('Transpose', backend, { x: flipped }, { perm: [0, 1, 3, 2] });
     free(backend, flipped);
     const { top, bottom, left, right } = info.padInfo;
@@ -136,10 +136,10 @@ function replace(name: string, wrap: (native: KernelFunc) => KernelFunc, added: 
 
 /**
  * Registers the compositions for the 'wasm' backend: `Conv2DBackpropFilter` (absent from tfjs-wasm;
- * skipped if a later version ships one), the faster stride-1 `Conv2DBackpropInput` and the correct 3D
- * kernels (each wrapping the native kernel, whose setup it keeps). Call it after importing
- * '@tensorflow/tfjs-backend-wasm', before or after `tf.setBackend('wasm')`. Idempotent; returns the
- * kernel names it (re)registered.
+ * skipped if a later version ships one), the faster stride-1 `Conv2DBackpropInput` and the corrected
+ * 3D and max-pool kernels (each wrapping the native kernel, whose setup it keeps). Call it after
+ * importing '@tensorflow/tfjs-backend-wasm', before or after `tf.setBackend('wasm')`. Idempotent;
+ * returns the kernel names it (re)registered.
  */
 export function registerWasmTrainingKernels(): string[] {
   const added: string[] = [];

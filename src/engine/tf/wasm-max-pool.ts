@@ -81,8 +81,8 @@ interface Pool3D {
 }
 
 /**
- * Separable 3D max pooling, exact: 2D max pooling over (H, W) of every depth slice, then over D (kernel [kd, 1]).
- * Padding is explicit −∞ so both stages are 'valid'. Returns null for an output size that does not
+ * Separable 3D max pooling, exact: 2D max pooling over (H, W) of every depth slice, then over D
+ * (kernel [kd, 1]). Padding is explicit −∞ so both stages are 'valid'. Returns null for an output size that does not
  * follow from the padding (numeric pad with a rounding mode): the caller then uses the native kernel.
  */
 function pool3D(backend: unknown, x: TensorInfo, attrs: tf.MaxPool3DAttrs): Pool3D | null {
@@ -101,6 +101,7 @@ function pool3D(backend: unknown, x: TensorInfo, attrs: tf.MaxPool3DAttrs): Pool
   return { planes, inPlane, columns, out, info };
 }
 
+/** `MaxPool3D` by the separable pooling of `pool3D`; the native kernel only where that does not apply. */
 export function maxPool3DVia(native: KernelFunc): KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
