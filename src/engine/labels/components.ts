@@ -124,7 +124,11 @@ export function removeSmallObjects(mask: ArrayLike<number>, dims: Vec3, opts: Re
   const drop = (fg: ArrayLike<number>) => {
     const cc = connectedComponents(fg, dims, connectivity);
     const small = cc.sizes.map((n, id) => id > 0 && n < minVoxels);
-    for (let id = 1; id <= cc.count; id++) if (small[id]) (components++, (voxels += cc.sizes[id]));
+    for (let id = 1; id <= cc.count; id++) {
+      if (!small[id]) continue;
+      components++;
+      voxels += cc.sizes[id];
+    }
     if (!small.includes(true)) return;
     for (let p = 0; p < out.length; p++) if (small[cc.labels[p]]) out[p] = 0;
   };
