@@ -36,7 +36,6 @@ import { Rng } from '../engine/random';
 import { generateCase, type CaseOptions } from '../engine/synth/dataset';
 import { deriveSeed } from '../engine/synth/seeds';
 import { initBackend, type BackendName } from '../engine/tf/backend';
-import { registerWasmTrainingKernels } from '../engine/tf/wasm-kernels';
 import { INTENSITY_WINDOW } from '../engine/training/data';
 import { diceCELoss } from '../engine/training/losses';
 import { createOptimizer } from '../engine/training/optim';
@@ -554,7 +553,6 @@ runCli(async () => {
   const o = parseOptions();
   (globalThis as { __dirname?: string }).__dirname ??= join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
   const backend = await initBackend([o.backend]);
-  if (backend.name === 'wasm') registerWasmTrainingKernels();
   const cpu = cpus();
   const hardware = `${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, Node ${process.version}, TF.js ${tf.version_core} ${backend.name}`;
   log(`${hardware}; budget ${(o.budgetBytes / GiB).toFixed(2)} GiB`);

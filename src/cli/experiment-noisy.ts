@@ -46,7 +46,6 @@ import { generateCase, type CaseOptions, type GeneratedCase } from '../engine/sy
 import { DEFAULT_PROFILES } from '../engine/synth/profiles';
 import { deriveSeed } from '../engine/synth/seeds';
 import { initBackend, type BackendName } from '../engine/tf/backend';
-import { registerWasmTrainingKernels } from '../engine/tf/wasm-kernels';
 import { casesFromScans, prepareCases, type AnnotatedScan } from '../engine/training/data';
 import { Trainer } from '../engine/training/trainer';
 import type { Network } from '../models';
@@ -213,7 +212,6 @@ runCli(async () => {
   // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
   (globalThis as { __dirname?: string }).__dirname ??= join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
   const backend = await initBackend([backendName]);
-  if (backend.name === 'wasm') registerWasmTrainingKernels();
   log(`backend ${backend.name}${backend.notes.length ? ` (${backend.notes.join('; ')})` : ''}`);
 
   // Data: training phantoms with their observers, held-out phantoms (always with lesions) from another seed stream.

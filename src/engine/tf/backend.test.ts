@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { initBackend, isSoftwareAdapter } from './backend';
+import '../training/gradients';
 
 describe('isSoftwareAdapter', () => {
   it('recognises fallback adapters and SwiftShader / llvmpipe by their info', () => {
@@ -27,6 +28,14 @@ describe('initBackend in Node', () => {
     expect(info.adapterInfo?.architecture).toBe('swiftshader');
     expect(info.notes).toEqual(['webgpu: software adapter (SwiftShader driver 5.0.0) is far slower than wasm; skipped']);
     expect(Array.from(tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, tf.ones([2, 2, 1, 1]) as tf.Tensor4D, 1, 'valid').dataSync())).toEqual([4, 4, 4, 4]);
+  });
+
+  it('wasm comes with the corrected kernels: MaxPool3D of an all-negative window is its maximum (native: ~0)', async () => {
+    expect((await initBackend(['wasm'])).name).toBe('wasm');
+    const x = tf.tensor5d([-3, -1.5, -2, -4, -2.5, -7, -6, -5], [1, 2, 2, 2, 1]);
+    expect(Array.from(tf.maxPool3d(x, 2, 2, 'valid').dataSync())).toEqual([-1.5]);
+    const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool3d(a as tf.Tensor5D, 2, 2, 'valid')))(x);
+    expect(Array.from(dx.dataSync())).toEqual([0, 1, 0, 0, 0, 0, 0, 0]);
   });
 
   it('uses the software adapter when WebGPU is the only choice', async () => {

@@ -5,6 +5,7 @@
  * Node (Node: 'webgpu' through the `webgpu` package (Dawn), 'wasm' and 'cpu').
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerWasmTrainingKernels } from './wasm-kernels';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
@@ -80,6 +81,8 @@ export async function initBackend(preferred: readonly BackendName[] = DEFAULT_BA
         const paths = options.wasmPaths ?? (isNode ? await nodeWasmDir() : undefined);
         if (paths) wasm.setWasmPaths(paths);
         if (options.wasmThreads === false) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+        // Corrected and added kernels (wasm-kernels.ts): MaxPool3D's forward is wrong too, so inference needs them.
+        registerWasmTrainingKernels();
       } else {
         await import('@tensorflow/tfjs-backend-cpu');
       }

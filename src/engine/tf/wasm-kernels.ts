@@ -17,8 +17,9 @@
  * ComplexAbs, Ragged*, StaticRegexReplace, Draw. Dilated-conv gradients are a tfjs-core gap on every
  * backend: see src/engine/training/dilated-conv-grad.ts.
  *
- * Importing this module is side-effect free (it does not load the wasm backend); call
- * `registerWasmTrainingKernels()` once after importing '@tensorflow/tfjs-backend-wasm'.
+ * Importing this module is side-effect free (it does not load the wasm backend); `initBackend`
+ * (backend.ts) calls `registerWasmTrainingKernels()` whenever it loads wasm — for inference too, as
+ * the native `MaxPool3D` forward is among the wrong kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';

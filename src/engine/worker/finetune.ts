@@ -3,10 +3,8 @@
  * (training/trainer.ts) on patches of the scan's lower slices, validated on a held-out slab of its
  * upper slices against the chosen target, with checkpoints in IndexedDB so a run survives a reload.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { fnv1a } from '../hash';
 import { InputError } from '../io/errors';
-import { registerWasmTrainingKernels } from '../tf/wasm-kernels';
 import type { CheckpointStore } from '../training/checkpoint';
 import { casesFromScans, parseLabelSource, prepareCases, validationSlices, type PreparedCase } from '../training/data';
 import { Trainer, type LossSpec, type StepInfo, type TrainerConfig } from '../training/trainer';
@@ -111,7 +109,6 @@ export async function startFineTune(req: FineTuneRequest, resume: boolean, onSte
   // A finished or cancelled run not applied is replaced by the new one.
   trainer?.dispose();
   trainer = null;
-  if (tf.getBackend() === 'wasm') registerWasmTrainingKernels();
   const store = await checkpointStore();
   const key = keyOf(req.scanKey);
   const saved = resume ? await store.load(key) : null;
