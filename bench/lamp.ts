@@ -19,7 +19,6 @@ import { pipelineGradients, pipelineInference } from '../src/engine/parallel/pip
 import { planPipeline, type PipelinePlan } from '../src/engine/parallel/plan';
 import { profileLayers } from '../src/engine/parallel/profile';
 import { initBackend, type BackendName } from '../src/engine/tf/backend';
-import { registerWasmTrainingKernels } from '../src/engine/tf/wasm-kernels';
 import { diceCELoss } from '../src/engine/training/losses';
 import { UNetPipe } from '../src/models/unetpipe';
 
@@ -121,7 +120,6 @@ async function runCase(nFeat: number, size: number): Promise<void> {
 
 async function main(): Promise<void> {
   const backend = await initBackend([values.backend as BackendName]);
-  if (backend.name === 'wasm') registerWasmTrainingKernels();
   console.log(`backend ${backend.name}; batch ${batch}, ${micro} micro-batches; Adam; BatchNorm in training mode; ${CLASSES} classes`);
   for (const c of values.cases!.split(',')) {
     const [nFeat, size] = c.split('x').map(Number);

@@ -1,18 +1,17 @@
 /**
- * `npm run bench:train [-- --backends wasm,webgpu --batch 8 --patch 256 --steps 3]`: COPLE-Net
+ * `npm run bench:train [-- --backends wasm,webgpu --batch 2 --patch 256 --steps 3]`: COPLE-Net
  * (default 32…512) training steps per second and peak tfjs memory per backend, Adam, Dice+CE,
  * random patches (the sampler is bypassed so only the network's work is timed). First step = warm-up.
- * Note: wasm32 memory (4 GB) does not hold batch 8 of 256² for the default network; use --batch 2.
+ * Default batch 2: wasm32 memory (4 GB) does not hold batch 8 of 256² for the default network.
  * Runs through scripts/run-ts.mjs (tfjs gradients).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '../src/engine/tf/backend';
-import { registerWasmTrainingKernels } from '../src/engine/tf/wasm-kernels';
 import { Trainer } from '../src/engine/training/trainer';
 
 const { values } = parseArgs({
-  options: { backends: { type: 'string', default: 'wasm' }, batch: { type: 'string', default: '8' }, patch: { type: 'string', default: '256' }, steps: { type: 'string', default: '3' } },
+  options: { backends: { type: 'string', default: 'wasm' }, batch: { type: 'string', default: '2' }, patch: { type: 'string', default: '256' }, steps: { type: 'string', default: '3' } },
 });
 const batch = Number(values.batch);
 const patch = Number(values.patch);
@@ -26,7 +25,6 @@ async function main() {
       console.log(`${name}: unavailable (${info.error})`);
       continue;
     }
-    if (name === 'wasm') registerWasmTrainingKernels();
     let seed = 1;
     const sampler = {
       async batch() {
