@@ -1,9 +1,5 @@
-import { resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { waitForScan } from './helpers';
-
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
-const real = (p: string) => resolve(SHARED, 'data/real', p);
+import { real, waitForScan } from './helpers';
 
 const layerCounts = (page: Page) =>
   page.evaluate(() =>

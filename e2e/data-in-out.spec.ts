@@ -2,10 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { readNifti } from '../src/engine/io/nifti';
-import { waitForScan } from './helpers';
-
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
-const real = (p: string) => resolve(SHARED, 'data/real', p);
+import { real, waitForScan } from './helpers';
 
 test('the voxel value under the cursor is the scan\'s HU at that voxel', async ({ page }) => {
   await page.goto('/');

@@ -1,7 +1,10 @@
 import { resolve } from 'node:path';
 import { expect, type Locator, type Page } from '@playwright/test';
 
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
+/** The read-only shared material (../shared from the project root, or SHARED_DIR). */
+export const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
+/** A real scan or label file from the shared data (see its MANIFEST). */
+export const real = (p: string) => resolve(SHARED, 'data/real', p);
 /** MONAI's small COPLE-Net fixture checkpoint (features 8…128, 660,402 parameters). */
 export const FIXTURE_WEIGHTS = resolve(SHARED, 'fixtures/monai/coplenet/weights.pt');
 

@@ -1,11 +1,6 @@
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { waitForScan } from './helpers';
-
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
-const real = (p: string) => resolve(SHARED, 'data/real', p);
-// A small COPLE-Net (features 8…128) with MONAI's random weights: tiny enough for SwiftShader.
-const WEIGHTS = resolve(SHARED, 'fixtures/monai/coplenet/weights.pt');
+import { FIXTURE_WEIGHTS, real, waitForScan } from './helpers';
 
 test('COPLE-Net segments a real CT on the WebGPU backend and the mask lands on the scan grid', async ({ page }) => {
   await page.goto('/?nosample&backend=webgpu');
@@ -14,7 +9,7 @@ test('COPLE-Net segments a real CT on the WebGPU backend and the mask lands on t
   await page.getByTestId('file-input').setInputFiles(['IMG0001.dcm', 'IMG0002.dcm', 'IMG0003.dcm'].map((f) => resolve(dir, f)));
   await waitForScan(page);
   await expect(page.getByTestId('backend')).toContainText('Backend: webgpu');
-  await page.getByTestId('weights-input').setInputFiles(WEIGHTS);
+  await page.getByTestId('weights-input').setInputFiles(FIXTURE_WEIGHTS);
   await expect(page.getByTestId('model-info')).toContainText('8/16/32/64/128, 660,402 parameters, weights.pt');
   await page.getByRole('button', { name: 'Segment lesions' }).click();
   await expect(page.getByTestId('message-info').filter({ hasText: 'Lesions:' })).toContainText('on webgpu', { timeout: 150_000 });
@@ -34,7 +29,7 @@ test('removing small lesion components adds RemoveSmallObjectsd to the run and n
   await page.goto('/?nosample&backend=wasm');
   await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
   await waitForScan(page);
-  await page.getByTestId('weights-input').setInputFiles(WEIGHTS);
+  await page.getByTestId('weights-input').setInputFiles(FIXTURE_WEIGHTS);
   await expect(page.getByTestId('model-info')).toContainText('weights.pt');
   await page.getByLabel('probability heat map').uncheck();
   const modelLayers = () =>

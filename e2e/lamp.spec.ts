@@ -1,11 +1,6 @@
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { waitForScan } from './helpers';
-
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
-const real = (p: string) => resolve(SHARED, 'data/real', p);
-// A COPLE-Net checkpoint: not a UNetPipe.
-const WRONG_WEIGHTS = resolve(SHARED, 'fixtures/monai/coplenet/weights.pt');
+import { FIXTURE_WEIGHTS, real, waitForScan } from './helpers';
 
 test('LAMP runs a tiny UNetPipe in 2+ stages on WebGPU over a real CT; staged equals whole; the mask lands on the scan grid', async ({ page }) => {
   test.setTimeout(150_000);
@@ -31,8 +26,8 @@ test('LAMP runs a tiny UNetPipe in 2+ stages on WebGPU over a real CT; staged eq
   expect(oneStage).toBeGreaterThan(0);
   await panel.getByLabel('stage budget (MiB)').fill(String((0.9 * oneStage) / 2 ** 20));
 
-  // A checkpoint of another network is refused with the reason; the random weights stay.
-  await panel.getByTestId('lamp-weights-input').setInputFiles(WRONG_WEIGHTS);
+  // A checkpoint of another network (COPLE-Net's) is refused with the reason; the random weights stay.
+  await panel.getByTestId('lamp-weights-input').setInputFiles(FIXTURE_WEIGHTS);
   await expect(page.getByTestId('message-error')).toContainText('weights.pt: not a UNetPipe state dict');
   await expect(panel.getByTestId('lamp-weights')).toContainText('Weights: random (seed 1), base filters 4, 2 classes');
 

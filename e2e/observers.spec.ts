@@ -1,10 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { waitForScan } from './helpers';
-
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
-const real = (p: string) => resolve(SHARED, 'data/real', p);
+import { real, waitForScan } from './helpers';
 
 test('compare observers: Dice matrix, STAPLE, consensus layers and the per-slice plot', async ({ page }) => {
   await page.goto('/?nosample');

@@ -1,9 +1,6 @@
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { canvasStats, waitForScan } from './helpers';
-
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
-const real = (p: string) => resolve(SHARED, 'data/real', p);
+import { canvasStats, real, waitForScan } from './helpers';
 
 test('the embedded sample CT is shown at start in three viewports', async ({ page }) => {
   await page.goto('/');

@@ -1,10 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { canvasStats, waitForScan } from './helpers';
-
-const SHARED = process.env.SHARED_DIR ?? resolve(process.cwd(), '../shared');
-const real = (p: string) => resolve(SHARED, 'data/real', p);
+import { canvasStats, real, waitForScan } from './helpers';
 
 test('the JPEG 2000 DICOM series renders in every viewport, and a window preset changes the pixels', async ({ page }, info) => {
   await page.goto('/?nosample');
