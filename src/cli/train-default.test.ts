@@ -11,6 +11,7 @@ import { expectOneLineError, runBundled } from './cli-errors.test-util';
 const tmp = mkdtempSync(join(tmpdir(), 'train-default-'));
 const TINY = ['--features', '4,8,16,32,64', '--patch', '32', '--batch', '2', '--size', '96,96,8', '--spacing', '3.5,3.5,8', '--test-cases', '2', '--val-cases', '1', '--seed', '2'];
 
+const SAMPLING = ['--positives', 'lesion', '--hard-negatives', '0.5'];
 const train = (...args: string[]) => runBundled('train-default.ts', ...args);
 
 beforeAll(async () => {
@@ -22,12 +23,12 @@ describe('train:default', () => {
     const out = join(tmp, 'weights');
     const ckpt = join(tmp, 'ckpt');
     // A time limit of 0.06 s stops the run after its first step; the checkpoint is saved on the way out.
-    const first = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--time-limit', '0.001', '--backend', 'wasm', ...TINY);
+    const first = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--time-limit', '0.001', '--backend', 'wasm', ...SAMPLING, ...TINY);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/time limit reached after 1 steps/);
     expect(first.stdout).toMatch(/training cancelled after 1 steps/);
 
-    const r = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--resume', '--backend', 'wasm', ...TINY);
+    const r = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--resume', '--backend', 'wasm', ...SAMPLING, ...TINY);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/resumed from .*coplenet-seed2 at step 1/);
     expect(r.stdout).toMatch(/step 3\/3 loss/);
@@ -52,6 +53,7 @@ describe('train:default', () => {
     expect(card).toMatch(/\| test_000 \| \d+ \| \d+ \|/);
     expect(card).toMatch(/\| 10–20 mm \| \d+ \|/);
     expect(card).toMatch(/Run: finished after 3 of 3 steps/);
+    expect(card).toContain('(pos:neg 1:1; positives lesion by lesion, 50 % of negatives on lung vessels)');
   });
 
   it('reports bad arguments in one line', () => {
@@ -59,5 +61,7 @@ describe('train:default', () => {
     expectOneLineError(train(...base, '--patch', '40'), /--patch must be a multiple of 16/);
     expectOneLineError(train(...base, '--labels', 'consensus'), /unknown label source "consensus"/);
     expectOneLineError(train(...base, '--dice', 'both'), /--dice must be patch .* or pooled/);
+    expectOneLineError(train(...base, '--positives', 'blobs'), /--positives must be voxel .* or lesion/);
+    expectOneLineError(train(...base, '--hard-negatives', '2'), /--hard-negatives must be a share in 0…1, got "2"/);
   });
 });

@@ -3,13 +3,15 @@
  *   [--features 32,64,128,256,512] [--labels truth|observer:<name>|each-observer|staple|majority]
  *   [--batch 4] [--patch 96] [--lr 1e-3] [--dice patch|pooled] [--size 160,160,24] [--spacing 2,2,5] [--test-cases 6]
  *   [--val-cases 2] [--checkpoint DIR] [--resume] [--time-limit MINUTES]
- *   [--init WEIGHTS] [--kinds GGO,CONSOLIDATION,MIXED]`
+ *   [--init WEIGHTS] [--kinds GGO,CONSOLIDATION,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO]`
  *
  * Trains the project's own default COPLE-Net weights on synthetic chest CT phantoms (src/engine/synth)
  * and evaluates them on held-out phantoms with the app's inference path (`segmentVolume` with the
  * default COPLE-Net pipeline) against the exact lesion masks: Dice and HD95 per case (`compareMasks`)
  * and lesion detection / Dice by lesion size. Writes `<out>/coplenet.safetensors` (float16 storage when
  * the held-out Dice stays within 0.005 of float32) and `<out>/MODEL_CARD.md`.
+ * `--positives lesion` centres positive patches lesion by lesion (small lesions as often as large);
+ * `--hard-negatives R` draws a share R of negative centres on the phantoms' lung vessels (PatchOptions).
  * Must run through `node scripts/run-ts.mjs` (tfjs gradients; see scripts/run-ts.mjs).
  */
 import { cpus } from 'node:os';
@@ -19,6 +21,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { generateCase, type CaseOptions, type GeneratedCase } from '../engine/synth/dataset';
 import { DEFAULT_PROFILES } from '../engine/synth/profiles';
+import { TISSUE } from '../engine/synth/tissue';
 import { deriveSeed } from '../engine/synth/seeds';
 import { initBackend, type BackendName } from '../engine/tf/backend';
 import { NodeCheckpointStore } from '../engine/training/checkpoint-node';
@@ -30,7 +33,7 @@ import { runCli } from './files';
 import { binTable, evaluate as evaluateCases, fmt, meanDice, pooledDice, type CaseResult } from './phantom-eval';
 
 const USAGE =
-  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED]';
+  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO]';
 
 function parse() {
   try {
@@ -57,6 +60,8 @@ function parse() {
         'time-limit': { type: 'string' },
         init: { type: 'string' },
         kinds: { type: 'string' },
+        positives: { type: 'string', default: 'voxel' },
+        'hard-negatives': { type: 'string', default: '0' },
       },
     }).values;
   } catch (e) {
@@ -106,6 +111,9 @@ runCli(async () => {
   const valCases = int('val-cases', v['val-cases'], 0, 1000);
   // Lesion-kind mix of the training phantoms only; validation and test phantoms keep the defaults.
   const kinds = v.kinds ? numbers('kinds', v.kinds, 3) : null;
+  if (v.positives !== 'voxel' && v.positives !== 'lesion') throw new Error(`--positives must be voxel (any lesion voxel, MONAI) or lesion (each lesion equally likely), got "${v.positives}"`);
+  const hardNegatives = Number(v['hard-negatives']);
+  if (!(hardNegatives >= 0 && hardNegatives <= 1) || !v['hard-negatives']!.trim()) throw new Error(`--hard-negatives must be a share in 0…1, got "${v['hard-negatives']}"`);
   const timeLimit = v['time-limit'] ? numbers('time-limit', v['time-limit'], 1)[0] * 60 : Infinity;
 
   // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
@@ -122,7 +130,10 @@ runCli(async () => {
   const val = gen('val', valCases);
   const test = gen('test', testCases);
   const toScan = (c: GeneratedCase, id: string): AnnotatedScan => ({ id, image: c.scan, truth: c.truth.data as Uint8Array, observers: c.observers.map((o) => ({ name: o.name, mask: o.mask.data as Uint8Array })) });
-  const prepared = prepareCases(casesFromScans(train.map((c, n) => toScan(c, `train_${n}`)), labelSource));
+  // Hard negatives: the lung vessels the generator drew (what undertrained nets take for small lesions).
+  const vessels = (c: GeneratedCase) => Uint8Array.from(c.tissue.data as Uint8Array, (t) => (t === TISSUE.VESSEL ? 1 : 0));
+  const trainScan = (c: GeneratedCase, n: number): AnnotatedScan => ({ ...toScan(c, `train_${n}`), ...(hardNegatives > 0 && { hardNegatives: vessels(c) }) });
+  const prepared = prepareCases(casesFromScans(train.map(trainScan), labelSource));
   const validation = validationSlices(prepareCases(casesFromScans(val.map((c, n) => toScan(c, `val_${n}`)), { kind: 'truth' })), { maxSlicesPerCase: 12 });
   const lesionCount = train.reduce((s, c) => s + c.lesions.length, 0);
   log(`data: ${cases} training phantoms (${lesionCount} lesions), ${valCases} validation, ${testCases} test, ${size.join('×')} at ${spacing.join('×')} mm, labels ${v.labels} (${((performance.now() - tData) / 1000).toFixed(1)} s)`);
@@ -132,7 +143,7 @@ runCli(async () => {
     loss: { kind: 'dicece', batch: v.dice === 'pooled' },
     optimizer: { kind: 'adam', schedule: { kind: 'cosine', lr, totalSteps: steps, minLr: lr / 50 } },
     steps,
-    patches: { patchSize: patch, batchSize: batch, pos: 1, neg: 1 },
+    patches: { patchSize: patch, batchSize: batch, pos: 1, neg: 1, positives: v.positives, hardNegativeRatio: hardNegatives },
     seed,
     validateEvery: Math.max(1, Math.round(steps / 10)),
     checkpointEvery: 25,
@@ -153,7 +164,7 @@ runCli(async () => {
   const trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(config, data, init);
   if (init) log(`initialised from ${v.init} (warm start)`);
   if (saved) log(`resumed from ${join(v.checkpoint!, key)} at step ${saved.step}`);
-  log(`COPLE-Net (${features.join(', ')}): ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${Number((lr / 50).toPrecision(3))}, Dice (${v.dice === 'pooled' ? 'pooled over the batch' : 'per patch'}) + CE, ${batch}×${patch}² patches (pos:neg 1:1), ${steps} steps`);
+  log(`COPLE-Net (${features.join(', ')}): ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${Number((lr / 50).toPrecision(3))}, Dice (${v.dice === 'pooled' ? 'pooled over the batch' : 'per patch'}) + CE, ${batch}×${patch}² patches (pos:neg 1:1${sampling(config.patches)}), ${steps} steps`);
   const tTrain = performance.now();
   const status = await trainer.run();
   const trainSeconds = (performance.now() - tTrain) / 1000;
@@ -211,6 +222,14 @@ runCli(async () => {
   trainer.dispose();
   tf.disposeVariables();
 });
+
+/** The optional departures from MONAI's patch sampling, for the log and the card. */
+function sampling(p: TrainerConfig['patches']): string {
+  const parts = [];
+  if (p?.positives === 'lesion') parts.push('positives lesion by lesion');
+  if (p?.hardNegativeRatio) parts.push(`${Math.round(p.hardNegativeRatio * 100)} % of negatives on lung vessels`);
+  return parts.length ? `; ${parts.join(', ')}` : '';
+}
 
 interface CardInput {
   argv: string;
@@ -275,7 +294,7 @@ authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fin
   15 % consolidation, 25 % mixed)${c.kinds ? `; the training phantoms' lesion kinds drawn with weights ground glass ${c.kinds[0]}, consolidation ${c.kinds[1]}, mixed ${c.kinds[2]} (validation and test phantoms keep the defaults)` : ''}.
 - Training labels: \`${c.labels}\`.
 - Patches: ${p.batchSize} × ${p.patchSize}×${p.patchSize} per update from the lung-cropped, windowed axial slices,
-  RandCropByPosNegLabel centres (pos:neg ${p.pos}:${p.neg}); augmentation: random flips (each axis, p 0.5), rot90 (p 0.5),
+  RandCropByPosNegLabel centres (pos:neg ${p.pos}:${p.neg}${sampling(p)}); augmentation: random flips (each axis, p 0.5), rot90 (p 0.5),
   intensity scale ±10 % and shift ±0.05 (p 0.5 each), Gaussian noise σ ≤ 0.02 (p 0.3).
 
 ## Training

@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { majorityVote, staple } from '../metrics';
 import { IDENTITY3, type Mat3, type Vec3, type Volume } from '../volume';
-import { casesFromScans, parseLabelSource, PatchSampler, prepareCase, validationSlices, type AnnotatedScan } from './data';
+import { casesFromScans, parseLabelSource, PatchSampler, prepareCase, validationSlices, type AnnotatedScan, type PreparedCase } from './data';
 import { squaresCase } from './data.test-util';
 
 beforeAll(async () => {
@@ -92,6 +92,18 @@ describe('prepareCase', () => {
     expect(Array.from(b.label)).toEqual(Array.from(a.label));
   });
 
+  it('crops a hard-negative mask like the label, carried from the scan through casesFromScans', () => {
+    const hard = new Uint8Array(label.length);
+    hard[6 + 12 * (4 + 10 * 1)] = 1;
+    hard[0] = 1; // outside the lung box
+    const [c] = casesFromScans([{ id: 'h', image: vol, truth: label, lungCrop: crop, hardNegatives: hard }], { kind: 'truth' });
+    const p = prepareCase(c);
+    expect(p.hard!.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(p.hard![(1 - 1) * 64 + (4 - 1) * 8 + (6 - 2)]).toBe(1);
+    expect(prepareCase({ id: 'n', image: vol, label }).hard).toBeUndefined();
+    expect(() => casesFromScans([{ id: 'h', image: vol, truth: label, hardNegatives: new Uint8Array(3) }], { kind: 'truth' })).toThrow(/h: hard-negative mask has 3 voxels/);
+  });
+
   it('rejects label maps as images and mismatched labels', () => {
     expect(() => prepareCase({ id: 'x', image: { ...vol, units: 'label' }, label })).toThrow(/x: the image is a label map/);
     expect(() => prepareCase({ id: 'x', image: vol, label: new Uint8Array(5) })).toThrow(/x: label has 5 voxels/);
@@ -167,7 +179,60 @@ describe('PatchSampler', () => {
     expect(agree / b.images.length).toBeGreaterThan(0.97);
   });
 
+  /** One slice 48×48 of background 0.3 with a 20×20 lesion, a 2×2 lesion and a hard-negative line. */
+  function twoLesions(): PreparedCase {
+    const c = squaresCase('two', 3, 1, 48, 48);
+    c.image.fill(0.3);
+    c.label.fill(0);
+    const hard = new Uint8Array(48 * 48);
+    for (let j = 10; j < 30; j++) for (let i = 10; i < 30; i++) c.label[j * 48 + i] = 1;
+    for (let j = 34; j < 36; j++) for (let i = 34; i < 36; i++) c.label[j * 48 + i] = 1;
+    for (let j = 9; j < 40; j++) hard[j * 48 + 38] = 1; // a "vessel" at column 38
+    for (let j = 12; j < 14; j++) hard[j * 48 + 12] = 1; // marked hard but inside the big lesion: never a negative
+    return { ...c, hard };
+  }
+  const inSmall = (centre: number[]) => centre[1] >= 34 && centre[1] < 36 && centre[2] >= 34 && centre[2] < 36;
+
+  it("positives 'lesion' draws each connected lesion equally often; MONAI's voxel draw favours the large one", async () => {
+    const opts = { patchSize: 16, batchSize: 1, pos: 1, neg: 0, augment: false as const };
+    const byLesion = new PatchSampler([twoLesions()], { ...opts, positives: 'lesion' });
+    const byVoxel = new PatchSampler([twoLesions()], opts);
+    let lesion = 0;
+    let voxel = 0;
+    for (let step = 0; step < 300; step++) {
+      if (inSmall((await byLesion.sample(step, 0)).centre)) lesion++;
+      if (inSmall((await byVoxel.sample(step, 0)).centre)) voxel++;
+    }
+    // Expected shares 1/2 and 4/404.
+    expect(lesion / 300).toBeGreaterThan(0.4);
+    expect(lesion / 300).toBeLessThan(0.6);
+    expect(voxel / 300).toBeLessThan(0.04);
+  });
+
+  it('hardNegativeRatio draws that share of negative centres from hard-negative voxels that are not lesion', async () => {
+    const opts = { patchSize: 16, batchSize: 1, pos: 0, neg: 1, augment: false as const };
+    const count = async (ratio: number) => {
+      const s = new PatchSampler([twoLesions()], { ...opts, hardNegativeRatio: ratio });
+      let onHard = 0;
+      for (let step = 0; step < 200; step++) {
+        const { centre, label } = await s.sample(step, 0);
+        expect(label.data[8 * 16 + 8]).toBe(0);
+        if (centre[2] === 38 && centre[1] >= 9 && centre[1] < 40) onHard++;
+      }
+      return onHard / 200;
+    };
+    expect(await count(1)).toBe(1);
+    const half = await count(0.5);
+    expect(half).toBeGreaterThan(0.38);
+    expect(half).toBeLessThan(0.62);
+    // Ratio 0 (the default) ignores the mask and draws exactly MONAI's sequence.
+    const plain = { ...twoLesions(), hard: undefined };
+    expect((await new PatchSampler([twoLesions()], { patchSize: 16, seed: 3 }).batch(5)).images).toEqual((await new PatchSampler([plain], { patchSize: 16, seed: 3 }).batch(5)).images);
+  });
+
   it('rejects bad options with an InputError', () => {
+    expect(() => new PatchSampler(cases, { positives: 'blob' as 'lesion' })).toThrow(/positives must be/);
+    expect(() => new PatchSampler(cases, { hardNegativeRatio: 1.5 })).toThrow(/hard-negative ratio/);
     expect(() => new PatchSampler([], {})).toThrow(/no training cases/);
     expect(() => new PatchSampler(cases, { pos: 0, neg: 0 })).toThrow(/pos and neg/);
     expect(() => new PatchSampler(cases, { patchSize: 0 })).toThrow(/patch size/);

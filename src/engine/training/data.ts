@@ -7,6 +7,10 @@
  * lung crop (`findLungCrop`), ScaleIntensityRange(−1400, 100 → 0, 1, clip). Patches follow MONAI's
  * RandCropByPosNegLabel (a centre on a lesion voxel with probability pos/(pos + neg), else on a
  * background voxel of the lung box; §5.6), then dictionary augmentations from `../transforms`.
+ * Two optional departures from MONAI, both off by default: positive centres drawn lesion by lesion
+ * (each connected lesion equally likely, so small lesions are not drowned by large ones' voxels), and
+ * a share of negative centres drawn from "hard negative" voxels a case may carry (e.g. the phantoms'
+ * lung vessels, which an undertrained net mistakes for small lesions).
  *
  * Every batch is a pure function of (seed, step): each sample draws from its own generator seeded by
  * `deriveSeed(seed, 'patch' | 'augment', step, b)`, so a resumed run sees exactly the batches an
@@ -14,6 +18,7 @@
  */
 import { InputError } from '../io/errors';
 import { findLungCrop, type LungCrop, type LungCropOptions } from '../inference/lung-crop';
+import { connectedComponents } from '../labels/components';
 import { majorityVote, staple } from '../metrics';
 import { Rng } from '../random';
 import { deriveSeed } from '../synth/seeds';
@@ -55,6 +60,8 @@ export interface TrainingCase {
   label: Uint8Array;
   /** Precomputed lung crop of `image` (else `findLungCrop` runs). */
   lungCrop?: LungCrop;
+  /** Voxels to sample as hard negatives (nonzero), on the image grid. */
+  hardNegatives?: Uint8Array;
 }
 
 /** A scan with whatever labels exist for it: the truth (phantoms) and/or observers' masks. */
@@ -64,6 +71,8 @@ export interface AnnotatedScan {
   truth?: Uint8Array;
   observers?: { name: string; mask: Uint8Array }[];
   lungCrop?: LungCrop;
+  /** Voxels likely to be mistaken for lesions (see `PatchOptions.hardNegativeRatio`). */
+  hardNegatives?: Uint8Array;
 }
 
 /**
@@ -99,7 +108,8 @@ export function casesFromScans(scans: readonly AnnotatedScan[], source: LabelSou
       return observers.map((o) => check(o.mask, `observer ${o.name}`));
     };
     const lungCrop = s.lungCrop ?? findLungCrop(s.image, cropOptions);
-    const make = (id: string, label: Uint8Array): TrainingCase => ({ id, image: s.image, label, lungCrop });
+    const hardNegatives = s.hardNegatives && check(s.hardNegatives, 'hard-negative mask');
+    const make = (id: string, label: Uint8Array): TrainingCase => ({ id, image: s.image, label, lungCrop, ...(hardNegatives && { hardNegatives }) });
     switch (source.kind) {
       case 'truth':
         if (!s.truth) throw new InputError(s.id, 'label source "truth" needs the true mask, the scan has none');
@@ -135,6 +145,8 @@ export interface PreparedCase {
   image: Float32Array;
   /** 0/1. */
   label: Uint8Array;
+  /** 0/1 hard-negative voxels, when the case has them. */
+  hard?: Uint8Array;
   /** The lung box on the (LPS-ordered) volume, [i, j, k]. */
   crop: LungCrop;
 }
@@ -161,12 +173,17 @@ export function prepareCase(c: TrainingCase, imageCache?: WeakMap<Volume, { imag
     cached = { image: scaled, crop, shape };
     imageCache?.set(c.image, cached);
   }
-  const labelVol: Volume = { ...c.image, data: c.label, units: 'label' };
-  const lps = toLPS(labelVol);
-  const label = cropBox(asImage(lps.data, lps.dims), cached.crop).data;
-  const binary = new Uint8Array(label.length);
-  for (let n = 0; n < binary.length; n++) binary[n] = label[n] !== 0 ? 1 : 0;
-  return { id: c.id, shape: cached.shape, image: cached.image, label: binary, crop: cached.crop };
+  const crop = cached.crop;
+  const binaryCrop = (mask: Uint8Array): Uint8Array => {
+    const lps = toLPS({ ...c.image, data: mask, units: 'label' });
+    const cropped = cropBox(asImage(lps.data, lps.dims), crop).data;
+    const binary = new Uint8Array(cropped.length);
+    for (let n = 0; n < binary.length; n++) binary[n] = cropped[n] !== 0 ? 1 : 0;
+    return binary;
+  };
+  if (c.hardNegatives && c.hardNegatives.length !== c.label.length) throw new InputError(c.id, `hard-negative mask has ${c.hardNegatives.length} voxels, the image ${c.label.length}`);
+  const hard = c.hardNegatives && binaryCrop(c.hardNegatives);
+  return { id: c.id, shape: cached.shape, image: cached.image, label: binaryCrop(c.label), ...(hard && { hard }), crop };
 }
 
 /** Preprocesses many cases, sharing the image work between cases of one scan. */
@@ -250,6 +267,10 @@ export interface PatchOptions {
   /** Augmentation settings, or false for none. */
   augment?: AugmentOptions | false;
   seed?: number;
+  /** 'voxel' (MONAI: any lesion voxel) or 'lesion' (a connected lesion first, each equally likely). Default 'voxel'. */
+  positives?: 'voxel' | 'lesion';
+  /** Share of negative centres drawn from a case's hard-negative voxels (when it has any). Default 0. */
+  hardNegativeRatio?: number;
 }
 
 /** A batch of patches: images (B, P, P, 1) float32 and labels (B, P, P) 0/1, both C order. */
@@ -267,6 +288,10 @@ interface SamplingCase {
   label: MetaImage;
   fg: Int32Array;
   bg: Int32Array;
+  /** Positive voxels grouped by connected lesion (26-connected, 3D); only with positives 'lesion'. */
+  lesions: Int32Array[];
+  /** Hard-negative voxels that are not lesion. */
+  hard: Int32Array;
 }
 
 /** Seeded batches of 2D patches from prepared cases (see the file header). */
@@ -275,6 +300,8 @@ export class PatchSampler {
   readonly batchSize: number;
   readonly posRatio: number;
   readonly seed: number;
+  readonly positives: 'voxel' | 'lesion';
+  readonly hardNegativeRatio: number;
   private readonly cases: SamplingCase[];
   private readonly augment: Compose | null;
 
@@ -289,6 +316,10 @@ export class PatchSampler {
     if (!(Number.isInteger(this.batchSize) && this.batchSize >= 1)) throw new InputError('patch sampler', `batch size must be a positive integer, got ${this.batchSize}`);
     if (!cases.length) throw new InputError('patch sampler', 'no training cases');
     this.posRatio = pos / (pos + neg);
+    this.positives = opts.positives ?? 'voxel';
+    this.hardNegativeRatio = opts.hardNegativeRatio ?? 0;
+    if (this.positives !== 'voxel' && this.positives !== 'lesion') throw new InputError('patch sampler', `positives must be 'voxel' or 'lesion', got "${String(this.positives)}"`);
+    if (!(this.hardNegativeRatio >= 0 && this.hardNegativeRatio <= 1)) throw new InputError('patch sampler', `hard-negative ratio must be in 0…1, got ${this.hardNegativeRatio}`);
     this.augment = opts.augment === false ? null : augmentation(opts.augment);
     this.cases = cases.map((c) => this.samplingCase(c));
   }
@@ -305,7 +336,14 @@ export class PatchSampler {
     const image = cropPad(asImage(c.image, [w, h, d]), start, end, 'edge');
     const label = cropPad(asImage(c.label, [w, h, d]), start, end, 'constant', 0);
     const { fg, bg } = mapBinaryToIndices(label);
-    return { id: c.id, shape: [d, h + ph, w + pw], image, label, fg, bg };
+    const dims: Vec3 = [w + pw, h + ph, d];
+    const lesions = this.positives === 'lesion' ? lesionIndices(label.data, dims) : [];
+    let hard = new Int32Array(0);
+    if (c.hard && this.hardNegativeRatio > 0) {
+      const mask = cropPad(asImage(c.hard, [w, h, d]), start, end, 'constant', 0).data;
+      hard = Int32Array.from(bg.filter((n) => mask[n] !== 0));
+    }
+    return { id: c.id, shape: [d, h + ph, w + pw], image, label, fg, bg, lesions, hard };
   }
 
   /** The batch of update number `step` (0-based). Same (cases, options, step) → same bytes. */
@@ -322,12 +360,21 @@ export class PatchSampler {
     return { images, labels, batchSize: B, patchSize: P };
   }
 
+  /** A patch centre: MONAI's RandCropByPosNegLabel draw, with the lists narrowed by the optional modes. */
+  private centre(R: Rng, c: SamplingCase): Vec3[] {
+    let { fg, bg } = c;
+    // The default draws exactly MONAI's sequence (no extra random numbers), so seeded runs stay as they were.
+    if (this.positives === 'lesion' && c.lesions.length) fg = c.lesions[R.int(c.lesions.length)];
+    if (this.hardNegativeRatio > 0 && c.hard.length && R.random() < this.hardNegativeRatio) bg = c.hard;
+    return posNegCropCenters(R, [1, this.patchSize, this.patchSize], 1, this.posRatio, c.shape, fg, bg, false) as Vec3[];
+  }
+
   /** Sample `b` of batch `step`: case, centre, crop, augmentation. */
   async sample(step: number, b: number): Promise<{ caseId: string; centre: Vec3; image: MetaImage; label: MetaImage }> {
     const R = new Rng(deriveSeed(this.seed, 'patch', step, b));
     const c = this.cases[R.int(this.cases.length)];
     const P = this.patchSize;
-    const [centre] = posNegCropCenters(R, [1, P, P], 1, this.posRatio, c.shape, c.fg, c.bg, false) as [Vec3];
+    const [centre] = this.centre(R, c);
     const start = [centre[0], centre[1] - Math.floor(P / 2), centre[2] - Math.floor(P / 2)];
     const end = [start[0] + 1, start[1] + P, start[2] + P];
     const flat = (img: MetaImage): MetaImage => {
@@ -341,6 +388,15 @@ export class PatchSampler {
     }
     return { caseId: c.id, centre, image: d.image as MetaImage, label: d.label as MetaImage };
   }
+}
+
+/** Voxel indices of each 26-connected component of a 0/1 mask (dims x-fastest). */
+function lesionIndices(mask: MetaImage['data'], dims: Vec3): Int32Array[] {
+  const { labels, sizes } = connectedComponents(mask, dims, 3);
+  const out = sizes.map((n) => new Int32Array(n));
+  const fill = new Int32Array(sizes.length);
+  for (let p = 0; p < labels.length; p++) if (labels[p] > 0) out[labels[p]][fill[labels[p]]++] = p;
+  return out.slice(1);
 }
 
 // ---------------------------------------------------------------------------------------------
