@@ -26,8 +26,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../training/gradients';
 import type { ScheduledOptimizer } from '../training/optim';
 import type { SkipStash, UNetPipe } from '../../models/unetpipe';
-import { abortError, yieldToEvents } from '../inference/sliding-window';
 import type { Stage } from './plan';
+import { accumulateInto, checkAbort, checkStages, crossings, stageForward, stageGradients, stageInference, upstreamObjective, type PlainTensor } from './stage-pass';
 
 export interface PipelineProgress {
   phase: 'forward' | 'backward' | 'inference';
@@ -71,38 +71,6 @@ export function chunkSizes(n: number, chunks: number): number[] {
   return out;
 }
 
-function checkStages(net: UNetPipe, stages: readonly Stage[]): void {
-  let next = 0;
-  for (const s of stages) {
-    if (s.from !== next || s.to <= s.from) throw new Error(`stages must be contiguous, non-empty and start at layer 0; got [${stages.map((t) => `${t.from}-${t.to}`).join(', ')}]`);
-    next = s.to;
-  }
-  if (next !== net.layers.length) throw new Error(`stages end at layer ${next}, the network has ${net.layers.length}`);
-}
-
-/** Namespaces stashed in stage j and popped in a later stage, and those popped in j from an earlier one. */
-function crossings(net: UNetPipe, stages: readonly Stage[]): { out: number[][]; in: number[][] } {
-  const stageOf = (i: number) => stages.findIndex((s) => s.from <= i && i < s.to);
-  const out = stages.map(() => [] as number[]);
-  const inn = stages.map(() => [] as number[]);
-  net.layers.forEach((l, i) => {
-    if (l.stashes === undefined) return;
-    const pop = net.layers.findIndex((p, k) => k > i && p.pops === l.stashes);
-    const [a, b] = [stageOf(i), stageOf(pop)];
-    if (b > a) {
-      out[a].push(l.stashes);
-      inn[b].push(l.stashes);
-    }
-  });
-  return { out, in: inn };
-}
-
-async function checkAbort(signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return;
-  await yieldToEvents();
-  if (signal.aborted) throw abortError(signal);
-}
-
 /**
  * Gradients of the batch loss by pipeline stages (GPipe semantics, see the header), keyed by
  * variable name like `tf.variableGrads`; the caller disposes them.
@@ -141,12 +109,7 @@ export async function pipelineGradients(
       start += size;
       for (let j = 0; j < k - 1; j++) {
         await checkAbort(signal);
-        const { from, to } = stages[j];
-        const stash: SkipStash = new Map(skips[mb]);
-        const [y, ...kept] = tf.tidy(() => {
-          const out = net.runLayers(from, to, inputs[j][mb], stash, mode);
-          return [out, ...route.out[j].map((ns) => stash.get(ns)!)];
-        });
+        const { y, kept } = stageForward(net, stages[j], inputs[j][mb], skips[mb], route.out[j], mode);
         route.out[j].forEach((ns, i) => skips[mb].set(ns, kept[i]));
         inputs[j + 1][mb] = y;
         report('forward', j, mb);
@@ -154,49 +117,23 @@ export async function pipelineGradients(
     }
 
     // Backward, micro-batch by micro-batch, last stage first.
-    const buffers = (s: Stage) => net.layerParameters(s.from, s.to).filter(([, p]) => !p.trainable).map(([, p]) => p.variable);
     for (let mb = 0; mb < m; mb++) {
       for (let j = k - 1; j >= 0; j--) {
         await checkAbort(signal);
-        const { from, to } = stages[j];
         const a = inputs[j][mb];
         const popped = route.in[j].map((ns) => [ns, skips[mb].get(ns)!] as const);
-        // A skip stashed by the last layer of the stage before is this stage's input itself: its
-        // gradient is part of the input's, so it is not differentiated (nor passed back) twice.
-        const separate = popped.filter(([, t]) => t !== a);
-        const vars = net.layerVariables(from, to);
-        const xs = [...(j > 0 ? [a] : []), ...separate.map(([, t]) => t), ...vars];
         const last = j === k - 1;
         const upstream = dy;
-        const objective = (): tf.Scalar => {
-          const stash: SkipStash = new Map(popped);
-          const y = net.runLayers(from, to, a, stash, mode);
-          if (last) return tf.mul(opts.loss(y, targets[mb]), sizes[mb] / x.shape[0]) as tf.Scalar;
-          let obj = tf.sum(tf.mul(y, upstream!));
-          for (const ns of route.out[j]) if (dSkip.has(ns)) obj = tf.add(obj, tf.sum(tf.mul(stash.get(ns)!, dSkip.get(ns)!)));
-          return obj as tf.Scalar;
-        };
-        // The forward pass already updated the running statistics of the recomputed stages.
-        const saved = mode.training && !last ? buffers(stages[j]).map((v) => tf.clone(v)) : [];
-        const { value, grads: g } = tf.engine().gradients(objective, xs, undefined, true);
-        buffers(stages[j]).forEach((v, i) => saved[i] && v.assign(saved[i]));
-        tf.dispose(saved);
+        const objective = (y: tf.Tensor, stash: SkipStash): tf.Scalar =>
+          last ? (tf.mul(opts.loss(y, targets[mb]), sizes[mb] / x.shape[0]) as tf.Scalar) : upstreamObjective(y, stash, upstream!, dSkip, route.out[j]);
+        // The forward pass already updated the running statistics of the stages it ran (all but the last).
+        const { value, dInput, dSkips: dPopped, vars, grads: g } = stageGradients(net, stages[j], a, new Map(popped), mode, objective, { inputGrad: j > 0, restoreBuffers: !last });
         if (last) {
           const next = tf.add(loss, value) as tf.Scalar;
           tf.dispose([loss, value]);
           loss = next;
         } else value.dispose();
-        // Split the gradients: stage input, popped skips, parameters.
-        let i = 0;
-        const dInput = j > 0 ? g[i++] : null;
-        const dPopped = separate.map(() => g[i++]);
-        vars.forEach((v, n) => {
-          const gv = g[i + n];
-          if (!gv) return;
-          const prev = grads[v.name];
-          grads[v.name] = prev ? tf.add(prev, gv) : gv;
-          if (prev) tf.dispose([prev, gv]);
-        });
+        accumulateInto(grads, vars, g);
         // Free what this stage consumed; a checkpoint an earlier stage still needs stays.
         const release = (t: tf.Tensor) => {
           if (!inputs.some((row, jj) => jj < j && row[mb] === t)) t.dispose();
@@ -205,7 +142,7 @@ export async function pipelineGradients(
         route.out[j].forEach((ns) => dSkip.delete(ns));
         [a, ...popped.map(([, t]) => t)].forEach(release);
         popped.forEach(([ns]) => skips[mb].delete(ns));
-        separate.forEach(([ns], n) => dSkip.set(ns, dPopped[n]));
+        dPopped.forEach((t, ns) => dSkip.set(ns, t));
         dy = dInput;
         report('backward', j, mb);
       }
@@ -238,44 +175,25 @@ export async function pipelineTrainStep(
   return { loss };
 }
 
-interface Parked {
-  data: Float32Array;
-  shape: number[];
-}
-
 /** Eval-mode forward by stages; returns the logits (N, D, H, W, classes). */
 export async function pipelineInference(net: UNetPipe, x: tf.Tensor, opts: PipelineInferOptions): Promise<tf.Tensor> {
   const { stages, signal, onProgress } = opts;
   checkStages(net, stages);
   net.checkInput(x);
   const sizes = chunkSizes(x.shape[0], opts.microBatches ?? 1);
-  const mode = { training: false };
   const outputs: tf.Tensor[] = [];
   const stash: SkipStash = new Map();
-  const parked = new Map<number, Parked>();
+  const parked = new Map<number, PlainTensor>();
   let a: tf.Tensor | null = null;
   try {
     let start = 0;
     for (const [mb, size] of sizes.entries()) {
       a = tf.slice(x, start, size);
       start += size;
-      for (const [j, { from, to }] of stages.entries()) {
-        for (let l = from; l < to; l++) {
-          await checkAbort(signal);
-          const layer = net.layers[l];
-          const ns = layer.pops;
-          if (ns !== undefined && parked.has(ns)) {
-            const p = parked.get(ns)!;
-            stash.set(ns, tf.tensor(p.data, p.shape));
-            parked.delete(ns);
-          }
-          const popped = ns !== undefined ? stash.get(ns) : undefined;
-          const input: tf.Tensor = a!;
-          const y = tf.tidy(() => layer.forward(input, stash, mode));
-          if (y !== input && ![...stash.values()].includes(input)) input.dispose();
-          popped?.dispose();
-          a = y;
-        }
+      for (const [j, stage] of stages.entries()) {
+        const input = a!;
+        a = null; // owned by stageInference now
+        a = await stageInference(net, stage, input, stash, { parked, signal });
         if (opts.parkSkips) {
           for (const [ns, t] of [...stash]) {
             if (t === a) continue; // the next stage's input: it stays on the device anyway
