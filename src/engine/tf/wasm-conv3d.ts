@@ -1,14 +1,14 @@
 /**
  * The 3D convolution gradients for tfjs-wasm 4.22, composed from its `Conv3D` forward kernel (correct
- * at any stride and dilation) with `PadV2`, `Transpose`, `Slice`, `Reshape` and `Reverse`, because the
- * native ones are wrong against the cpu backend (wasm-kernels.test.ts):
+ * at any stride and dilation) with `PadV2`, `Transpose`, `Slice`, `StridedSlice`, `Reshape`, `Reverse`,
+ * `Concat` and `Fill`, because the native ones are wrong against the cpu backend (wasm-kernels.test.ts):
  *
  * - `Conv3DBackpropInputV2`: relative error ~1 at every stride, sometimes huge values — the cause of the
  *   non-finite gradients and the 3D U-Net that did not learn in `npm run experiment:lamp`.
  * - `Conv3DBackpropFilterV2`: right at stride 1, wrong (relative error ~0.6) at stride 2, which
  *   UNetPipe's downsampling convs use.
  */
-import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, type KernelFunc, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type * as tf from '@tensorflow/tfjs-core';
 import { anyPad, free, pad, reshape, runWasm, spatialPads, type Pads } from './wasm-compose';
 
@@ -41,10 +41,13 @@ export const conv3DBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => 
 };
 
 /**
- * dx = dy with (stride − 1) zeros inserted after each value along each axis, padded, then correlated
- * with W flipped in space and with in/out channels swapped (a stride-1 'valid' conv). With forward
- * padding p_before and input size I, the upsampled dy (length O·s) is padded by K − 1 − p_before in front
- * and I + p_before − O·s at the back (negative amounts crop).
+ * dx[i] = Σ_{o·s + k − p = i} dy[o] · W[k] (per axis), computed by phases: the outputs i with
+ * (i + p) mod s = r only meet the taps k = r + s·t, so with q = ⌊(i + p) / s⌋ they are a stride-1
+ * correlation of dy with the flipped sub-kernel W[r::s]: dx_r[q] = Σ_t dy[q − t] · W[r + s·t]. Each of
+ * the s³ phases is one 'valid' Conv3D on dy padded (or cropped) to give q ∈ [q0, q0 + Q); the phases
+ * are interleaved by one Transpose and the window [p, p + I) of i + p is cut out. This does the work
+ * of the transposed convolution itself: inserting s − 1 zeros between dy's values and running one
+ * convolution (the textbook route) would multiply by zeros s³ times as often (8× at stride 2).
  */
 export const conv3DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
@@ -52,40 +55,66 @@ export const conv3DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const info = backend_util.computeConv3DInfo(inputShape, filter.shape as [number, number, number, number, number], strides, 1, padding);
   const s = [info.strideDepth, info.strideHeight, info.strideWidth];
   const k = [info.filterDepth, info.filterHeight, info.filterWidth];
-  const before = [info.padInfo.front, info.padInfo.top, info.padInfo.left];
+  const p = [info.padInfo.front, info.padInfo.top, info.padInfo.left];
   const size = [info.inDepth, info.inHeight, info.inWidth];
-  let cur = dy;
-  const swap = (next: TensorInfo) => {
-    if (cur !== dy) free(backend, cur);
-    cur = next;
-  };
-  // Zero insertion, one axis at a time: [A, O, 1, B] padded to [A, O, s, B] → [A, O·s, B].
-  for (let a = 0; a < 3; a++) {
-    if (s[a] === 1) continue;
-    const shape = cur.shape;
-    const outer = shape.slice(0, a + 1).reduce((p, q) => p * q, 1);
-    const inner = shape.slice(a + 2).reduce((p, q) => p * q, 1);
-    const o = shape[a + 1];
-    const r = reshape(backend, cur, [outer, o, 1, inner]);
-    swap(r);
-    swap(pad(backend, cur, [[0, 0], [0, 0], [0, s[a] - 1], [0, 0]]));
-    swap(reshape(backend, cur, shape.map((d, i) => (i === a + 1 ? d * s[a] : d))));
-  }
-  const front = k.map((kk, a) => kk - 1 - before[a]);
-  const back = size.map((n, a) => n + before[a] - cur.shape[a + 1]);
+  const outSize = [info.outDepth, info.outHeight, info.outWidth];
+  const [n, ci] = [info.batchSize, info.inChannels];
+  // Per axis: q from q0 = ⌊p / s⌋ for Q values covers i + p ∈ [q0·s, (q0 + Q)·s) ⊇ [p, p + I).
+  const q0 = p.map((v, a) => Math.floor(v / s[a]));
+  const Q = p.map((v, a) => Math.ceil((v + size[a]) / s[a]) - q0[a]);
+  const taps = (a: number, r: number) => Math.max(0, Math.ceil((k[a] - r) / s[a]));
+  const phases: TensorInfo[] = [];
+  for (let rd = 0; rd < s[0]; rd++)
+    for (let rh = 0; rh < s[1]; rh++)
+      for (let rw = 0; rw < s[2]; rw++) {
+        const r = [rd, rh, rw];
+        const T = r.map((v, a) => taps(a, v));
+        if (T.some((t) => t === 0)) {
+          // No tap of W lands on this phase: its outputs are zero.
+          phases.push(runWasm('Fill', backend, {}, { shape: [1, n, ...Q, ci], value: 0, dtype: 'float32' }));
+          continue;
+        }
+        // dy padded so that the 'valid' correlation's output m is q = q0 + m: T − 1 − q0 in front.
+        const front = T.map((t, a) => t - 1 - q0[a]);
+        const back = T.map((t, a) => Q[a] + t - 1 - front[a] - outSize[a]);
+        const x = padOrCrop(backend, dy, front, back);
+        const sub = runWasm('StridedSlice', backend, { x: filter }, { begin: [...r, 0, 0], end: [...k, ci, filter.shape[4]], strides: [...s, 1, 1], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 });
+        const flipped = runWasm('Reverse', backend, { x: sub }, { dims: [0, 1, 2] });
+        const swapped = runWasm('Transpose', backend, { x: flipped }, { perm: [0, 1, 2, 4, 3] });
+        free(backend, sub, flipped);
+        const out = runWasm('Conv3D', backend, { x, filter: swapped }, { strides: [1, 1, 1], pad: 'valid', dilations: [1, 1, 1], dataFormat: 'NDHWC' });
+        free(backend, swapped);
+        if (x !== dy) free(backend, x);
+        phases.push(reshape(backend, out, [1, n, ...Q, ci]));
+        free(backend, out);
+      }
+  // [sd·sh·sw, n, Qd, Qh, Qw, ci] → [n, Qd, sd, Qh, sh, Qw, sw, ci] → [n, Qd·sd, Qh·sh, Qw·sw, ci].
+  const stacked = phases.length === 1 ? phases[0] : runWasm('Concat', backend, phases as unknown as NamedTensorInfoMap, { axis: 0 });
+  if (stacked !== phases[0]) free(backend, ...phases);
+  const split = reshape(backend, stacked, [...s, n, ...Q, ci]);
+  free(backend, stacked);
+  const woven = runWasm('Transpose', backend, { x: split }, { perm: [3, 4, 0, 5, 1, 6, 2, 7] });
+  free(backend, split);
+  const full = reshape(backend, woven, [n, ...Q.map((v, a) => v * s[a]), ci]);
+  free(backend, woven);
+  const begin = p.map((v, a) => v - q0[a] * s[a]);
+  if (begin.every((b) => b === 0) && Q.every((v, a) => v * s[a] === size[a])) return full;
+  const dx = runWasm('Slice', backend, { x: full }, { begin: [0, ...begin, 0], size: [n, ...size, ci] });
+  free(backend, full);
+  return dx;
+};
+
+/** Pads (positive amounts) or crops (negative ones) the three spatial axes of an NDHWC tensor. */
+function padOrCrop(backend: unknown, x: TensorInfo, front: number[], back: number[]): TensorInfo {
+  let cur = x;
   if (front.some((v) => v < 0) || back.some((v) => v < 0)) {
-    // Crop first (negative amounts), then pad (positive ones).
     const begin = [0, ...front.map((v) => Math.max(0, -v)), 0];
-    const sz = cur.shape.map((d, i) => (i === 0 || i === 4 ? d : d - Math.max(0, -front[i - 1]) - Math.max(0, -back[i - 1])));
-    swap(runWasm('Slice', backend, { x: cur }, { begin, size: sz }));
+    const sz = x.shape.map((d, i) => (i === 0 || i === 4 ? d : d - Math.max(0, -front[i - 1]) - Math.max(0, -back[i - 1])));
+    cur = runWasm('Slice', backend, { x }, { begin, size: sz });
   }
   const pads: Pads = [[0, 0], ...front.map((f, a): [number, number] => [Math.max(0, f), Math.max(0, back[a])]), [0, 0]];
-  if (anyPad(pads)) swap(pad(backend, cur, pads));
-  const flipped = runWasm('Reverse', backend, { x: filter }, { dims: [0, 1, 2] });
-  const swapped = runWasm('Transpose', backend, { x: flipped }, { perm: [0, 1, 2, 4, 3] });
-  free(backend, flipped);
-  const out = runWasm('Conv3D', backend, { x: cur, filter: swapped }, { strides: [1, 1, 1], pad: 'valid', dilations: [1, 1, 1], dataFormat: 'NDHWC' });
-  free(backend, swapped);
-  if (cur !== dy) free(backend, cur);
-  return out;
-};
+  if (!anyPad(pads)) return cur;
+  const padded = pad(backend, cur, pads);
+  if (cur !== x) free(backend, cur);
+  return padded;
+}

@@ -83,6 +83,9 @@ const conv3dCases: Conv3dCase[] = [
   { x: [1, 7, 8, 10, 2], k: [3, 3, 3], co: 3, s: [3, 2, 1], pad: 'same' },
   { x: [2, 5, 5, 5, 4], k: [1, 1, 1], co: 2, s: [1, 1, 1], pad: 'valid' },
   { x: [1, 6, 6, 6, 2], k: [3, 3, 3], co: 2, s: [1, 1, 1], pad: 1 },
+  { x: [1, 6, 7, 5, 2], k: [1, 1, 1], co: 3, s: [2, 2, 2], pad: 'valid' }, // phases no tap reaches: zero
+  { x: [1, 7, 6, 9, 2], k: [3, 3, 3], co: 2, s: [2, 2, 2], pad: 2 },
+  { x: [1, 8, 9, 6, 2], k: [4, 4, 4], co: 2, s: [2, 3, 2], pad: 'same' },
 ];
 
 interface PoolCase {
