@@ -35,24 +35,28 @@ export function checkStages(net: UNetPipe, stages: readonly Stage[]): void {
   if (next !== net.layers.length) throw new Error(`stages end at layer ${next}, the network has ${net.layers.length}`);
 }
 
+/** Skip namespaces popped in `stage` from earlier stages, and stashed in it for later ones. */
+export function stageSkips(net: UNetPipe, stage: Stage): { in: number[]; out: number[] } {
+  const inn: number[] = [];
+  const out: number[] = [];
+  net.layers.forEach((l, i) => {
+    if (l.stashes === undefined) return;
+    const pop = net.layers.findIndex((p, k) => k > i && p.pops === l.stashes);
+    const stashHere = stage.from <= i && i < stage.to;
+    const popHere = stage.from <= pop && pop < stage.to;
+    if (stashHere && pop >= stage.to) out.push(l.stashes);
+    if (popHere && i < stage.from) inn.push(l.stashes);
+  });
+  return { in: inn, out };
+}
+
 /**
  * Skip namespaces stashed in stage j and popped in a later one (`out[j]`), and those popped in j
  * from an earlier one (`in[j]`): torchgpipe's portals.
  */
 export function crossings(net: UNetPipe, stages: readonly Stage[]): { out: number[][]; in: number[][] } {
-  const stageOf = (i: number) => stages.findIndex((s) => s.from <= i && i < s.to);
-  const out = stages.map(() => [] as number[]);
-  const inn = stages.map(() => [] as number[]);
-  net.layers.forEach((l, i) => {
-    if (l.stashes === undefined) return;
-    const pop = net.layers.findIndex((p, k) => k > i && p.pops === l.stashes);
-    const [a, b] = [stageOf(i), stageOf(pop)];
-    if (b > a) {
-      out[a].push(l.stashes);
-      inn[b].push(l.stashes);
-    }
-  });
-  return { out, in: inn };
+  const each = stages.map((s) => stageSkips(net, s));
+  return { out: each.map((e) => e.out), in: each.map((e) => e.in) };
 }
 
 /** Yields to queued events, then rejects with the signal's reason if it is aborted. */
