@@ -67,6 +67,8 @@ export function LampPanel() {
   const [check, setCheck] = useState<boolean | null>(null);
   const [progress, setProgress] = useState<string | null>(null);
   const [run, setRun] = useState<LampRunResult | null>(null);
+  const [placement, setPlacement] = useState<'one' | 'workers'>('one');
+  const [workers, setWorkers] = useState(2);
   const set = (patch: Partial<LampPlanRequest>) => setReq((r) => ({ ...r, ...patch }));
   const scanSize = scan ? unetPipeInputSize(scan.volume.dims) : null;
   const checkWhole = check ?? (scanSize ? scanSize[0] * scanSize[1] * scanSize[2] <= CHECK_DEFAULT_VOXELS : true);
@@ -88,7 +90,7 @@ export function LampPanel() {
   const runStaged = async () => {
     setRun(null);
     setProgress('starting');
-    const res = await runLampOnScan({ nFeat: req.nFeat, outChannels: req.outChannels, budgetMiB: req.budgetMiB, compareWhole: checkWhole }, setProgress);
+    const res = await runLampOnScan({ nFeat: req.nFeat, outChannels: req.outChannels, budgetMiB: req.budgetMiB, compareWhole: checkWhole, placement, workers }, setProgress);
     setProgress(null);
     if (res) {
       setRun(res);
@@ -182,6 +184,21 @@ export function LampPanel() {
           </button>
         )}
       </div>
+      <div className="form">
+        <label className="field" title="On workers, each stage runs in its own Web Worker with its own TF.js backend (for WebGPU its own GPU device); stages overlap on a stream of micro-batches">
+          stages run
+          <select value={placement} onChange={(e) => setPlacement(e.target.value as 'one' | 'workers')}>
+            <option value="one">in turn on this device</option>
+            <option value="workers">on workers, one device each</option>
+          </select>
+        </label>
+        {placement === 'workers' && (
+          <label className="field">
+            workers (stages)
+            <input type="number" min={1} max={30} value={workers} onChange={(e) => setWorkers(Number(e.target.value))} />
+          </label>
+        )}
+      </div>
       <label className="row">
         <input type="checkbox" checked={checkWhole} onChange={(e) => setCheck(e.target.checked)} /> check against the unpartitioned model
       </label>
@@ -198,7 +215,7 @@ export function LampPanel() {
       )}
       {run && (
         <p className="hint" data-testid="lamp-run">
-          On {run.backend}: {run.plan.stages.length} stage(s) for the padded {run.paddedSize.join('×')} input ({run.normalisation}),{' '}
+          On {run.workers ? <span data-testid="lamp-workers">{run.workers.length} workers ({run.workers.join('; ')})</span> : run.backend}: {run.plan.stages.length} stage(s) for the padded {run.paddedSize.join('×')} input ({run.normalisation}),{' '}
           {run.plan.crossing.length} crossing skip(s){run.plan.parkSkips ? ' parked in CPU memory' : ''}; staged {(run.stagedMs / 1000).toFixed(2)} s
           {run.maxAbsDiff !== undefined && (
             <>

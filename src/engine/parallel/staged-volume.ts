@@ -104,6 +104,11 @@ export interface StagedVolumeOptions {
   compareWhole?: boolean;
   onProgress?: (p: StagedVolumeProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Runs the stages on the (1, D, H, W, 1) input and returns the logits, e.g. on stage devices in
+   * workers (multi-device.ts). Default: `pipelineInference` of `net`, the stages in turn on this backend.
+   */
+  runStages?: (x: tf.Tensor) => Promise<tf.Tensor>;
 }
 
 export interface StagedVolumeResult {
@@ -132,7 +137,9 @@ export async function segmentVolumeStaged(net: UNetPipe, volume: Volume, opts: S
   let staged: tf.Tensor | null = null;
   try {
     const t0 = performance.now();
-    staged = await pipelineInference(net, x, { stages: opts.stages, parkSkips: opts.parkSkips, signal: opts.signal, onProgress: opts.onProgress });
+    staged = opts.runStages
+      ? await opts.runStages(x)
+      : await pipelineInference(net, x, { stages: opts.stages, parkSkips: opts.parkSkips, signal: opts.signal, onProgress: opts.onProgress });
     await staged.data(); // the timing includes the device's work
     const stagedMs = performance.now() - t0;
     let wholeMs: number | undefined;

@@ -1,16 +1,7 @@
 /// <reference lib="webworker" />
 import * as Comlink from 'comlink';
-import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
-import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
-import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { engineApi, type EngineApi } from './engine-api';
-
-// The bundler serves tfjs-wasm's binaries; tell the backend where.
-const WASM_PATHS = {
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
-};
+import { WASM_PATHS } from './wasm-paths';
 
 // Results that carry voxel buffers hand them over instead of copying them.
 const api: EngineApi = {

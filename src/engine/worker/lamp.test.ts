@@ -70,6 +70,13 @@ describe('LAMP staged run on the scan', () => {
     expect(tf.memory().numTensors).toBe(0);
   });
 
+  it('stage workers: the worker count is checked, and without Web Workers (Node) the run is refused cleanly', async () => {
+    const req = { nFeat: 2, outChannels: 2, compareWhole: false, budgetMiB: 1024, placement: 'workers' as const };
+    await expect(runLamp(scan(), { ...req, workers: 0 })).rejects.toThrow(/LAMP: the number of stage workers must be an integer from 1 to 30, got 0/);
+    await expect(runLamp(scan(), { ...req, workers: 2 })).rejects.toThrow(/stage workers need Web Workers/);
+    expect(tf.memory().numTensors).toBe(0);
+  });
+
   it('takes a UNetPipe checkpoint with flat or partitions.<j>. keys; a wrong file is refused and the loaded weights stay', async () => {
     const flat = await loadLampWeights({ name: 'weights.pt', bytes: readShared('fixtures/lamp/weights.pt') });
     expect(flat).toMatchObject({ nFeat: 8, outChannels: 3, parameters: 1432979 });

@@ -5,11 +5,33 @@
  * The network is random (seed 1) with the panel's n_feat / classes, or built from a UNetPipe
  * checkpoint the user dropped (flat or GPipe `partitions.<j>.` keys); it is rebuilt for each run
  * and freed afterwards, so nothing stays on the device between runs.
+ *
+ * Placement: the stages run in turn on this worker's device (K = the fewest stages that fit the
+ * budget), or on K nested workers, one stage each with its own TF.js backend — for WebGPU its own
+ * GPUDevice (K = the number of workers, each stage planned under the budget; the workers end with the run).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deviceLimits } from '../inference';
 import { InputError } from '../io/errors';
-import { planPipeline, profileForSize, profileLayers, unetPipeInputSize, segmentVolumeStaged, type NetworkProfile, type PipelinePlan, type PlanMode, type StagedVolumeProgress, type StagedVolumeResult } from '../parallel';
+import {
+  fromPlain,
+  multiDeviceInference,
+  planPipeline,
+  profileForSize,
+  profileLayers,
+  segmentVolumeStaged,
+  stageConfigs,
+  toPlain,
+  unetPipeInputSize,
+  type DeviceBudget,
+  type NetworkProfile,
+  type PipelinePlan,
+  type PlanMode,
+  type StagedVolumeProgress,
+  type StagedVolumeResult,
+} from '../parallel';
+import { spawnStageWorkers, type StageWorker } from '../parallel/stage-workers';
+import type { BackendName } from '../tf/backend';
 import type { Volume } from '../volume';
 import { readWeights } from '../weights';
 import type { StateDict } from '../weights/tensor';
@@ -108,6 +130,10 @@ export interface LampRunRequest {
   budgetMiB: number;
   /** Also run the unpartitioned network and report max |Δlogit|. */
   compareWhole: boolean;
+  /** 'one' (default): the stages in turn on this device; 'workers': one worker (own device) per stage. */
+  placement?: 'one' | 'workers';
+  /** With 'workers': how many (K, each stage under the budget). */
+  workers?: number;
 }
 
 export interface LampRunResult extends StagedVolumeResult {
@@ -115,6 +141,8 @@ export interface LampRunResult extends StagedVolumeResult {
   backend: string;
   weights: string;
   parameters: number;
+  /** With placement 'workers': each stage worker's backend (and WebGPU adapter). */
+  workers?: string[];
 }
 
 /** The scan through UNetPipe by the stages planned for its padded size under the budget. */
@@ -126,32 +154,55 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
   const signal = running.signal;
   const scanName = volume.source?.name ?? 'scan';
   let net: UNetPipe | null = null;
+  let workers: StageWorker[] = [];
   try {
     net = new UNetPipe({ ...(weights ? { nFeat: weights.info.nFeat, outChannels: weights.info.outChannels } : { nFeat: req.nFeat, outChannels: req.outChannels }), seed: LAMP_RANDOM_SEED });
     if (weights) net.loadStateDict(weights.stateDict, { source: weights.info.name });
     const size = unetPipeInputSize(volume.dims);
     onProgress?.(0, `profiling UNetPipe for ${size.join('×')}`);
-    const plan = planPipeline(await profileOf(net, size, 'inference'), { mode: 'inference', batch: 1, microBatches: 1, stageBudgetBytes: req.budgetMiB * 2 ** 20, maxBufferBytes: maxBuffer() });
+    const onWorkers = req.placement === 'workers';
+    const k = onWorkers ? (req.workers ?? 2) : 0;
+    if (onWorkers && !(Number.isInteger(k) && k >= 1 && k <= net.layers.length)) throw new InputError('LAMP', `the number of stage workers must be an integer from 1 to ${net.layers.length}, got ${k}`);
+    const budget = { stageBudgetBytes: req.budgetMiB * 2 ** 20, maxBufferBytes: maxBuffer() };
+    const devices: DeviceBudget[] = Array.from({ length: k }, (_, j) => ({ name: `worker ${j + 1}`, memoryBytes: budget.stageBudgetBytes, maxBufferBytes: budget.maxBufferBytes }));
+    const plan = planPipeline(await profileOf(net, size, 'inference'), { mode: 'inference', batch: 1, microBatches: 1, ...(onWorkers ? { devices } : budget) });
     if (!plan.fits) {
       const worst = Math.max(...plan.stages.map((s) => s.bytes));
       throw new InputError(
         scanName,
-        `too large for a ${req.budgetMiB} MiB stage budget even as ${plan.stages.length} stages (padded ${size.join('×')}, largest stage ${(worst / 2 ** 20).toFixed(1)} MiB): ${plan.problems.join('; ')}`,
+        `too large for a ${req.budgetMiB} MiB stage budget ${onWorkers ? 'in' : 'even as'} ${plan.stages.length} stages (padded ${size.join('×')}, largest stage ${(worst / 2 ** 20).toFixed(1)} MiB): ${plan.problems.join('; ')}`,
       );
     }
-    const k = plan.stages.length;
-    const steps = k + (req.compareWhole ? 1 : 0);
+    const steps = plan.stages.length + (req.compareWhole ? 1 : 0);
     const progress = (p: StagedVolumeProgress) => {
       if (p.phase === 'whole') onProgress?.(1, 'checked against the unpartitioned network');
       else {
         const st = plan.stages[p.stage];
-        onProgress?.((p.stage + 1) / steps, `stage ${p.stage + 1}/${p.stages} (layers ${st.from}–${st.to - 1}), micro-batch ${p.microBatch + 1}/${p.microBatches}`);
+        const where = onWorkers ? ` on worker ${p.stage + 1}` : '';
+        onProgress?.((p.stage + 1) / steps, `stage ${p.stage + 1}/${p.stages} (layers ${st.from}–${st.to - 1})${where}, micro-batch ${p.microBatch + 1}/${p.microBatches}`);
       }
     };
-    const res = await segmentVolumeStaged(net, volume, { stages: plan.stages, parkSkips: plan.parkSkips, compareWhole: req.compareWhole, onProgress: progress, signal });
-    return { ...res, plan, backend: tf.getBackend(), weights: weights?.info.name ?? `random (seed ${LAMP_RANDOM_SEED})`, parameters: net.parameterCount() };
+    let runStages: ((x: tf.Tensor) => Promise<tf.Tensor>) | undefined;
+    if (onWorkers) {
+      // Cancel ends the workers at once: their pending calls reject and their devices are freed.
+      signal.addEventListener('abort', () => workers.forEach((w) => w.terminate()));
+      onProgress?.(0, `starting ${k} stage workers (${tf.getBackend()})`);
+      workers = await spawnStageWorkers(await stageConfigs(net, plan.stages), [tf.getBackend() as BackendName]);
+      if (signal.aborted) workers.forEach((w) => w.terminate());
+      runStages = async (x) => fromPlain(await multiDeviceInference(workers, await toPlain(x), { signal, onProgress: progress }));
+    }
+    const res = await segmentVolumeStaged(net, volume, { stages: plan.stages, parkSkips: plan.parkSkips, compareWhole: req.compareWhole, onProgress: progress, signal, runStages });
+    return {
+      ...res,
+      plan,
+      backend: tf.getBackend(),
+      weights: weights?.info.name ?? `random (seed ${LAMP_RANDOM_SEED})`,
+      parameters: net.parameterCount(),
+      ...(onWorkers ? { workers: workers.map((w) => [w.backend.name, w.backend.adapterInfo?.description || w.backend.adapterInfo?.architecture].filter(Boolean).join(' ')) } : {}),
+    };
   } finally {
     net?.dispose();
+    workers.forEach((w) => w.terminate());
     running = null;
   }
 }

@@ -1,0 +1,78 @@
+/**
+ * K stage devices in K Web Workers (stage.worker.ts), one per stage, each with its own TF.js backend
+ * (browser only; the engine worker spawns them as nested workers). Arguments hand their buffers over;
+ * a worker that dies or is terminated rejects its pending and later calls instead of leaving them
+ * hanging, so a coordinator waiting on it (multi-device.ts) always settles.
+ */
+import * as Comlink from 'comlink';
+import type { BackendInfo, BackendName } from '../tf/backend';
+import type { PlainSkips, StageDeviceApi, StageDeviceConfig } from './stage-device';
+import type { PlainTensor } from './stage-pass';
+import type { StageWorkerApi } from './stage.worker';
+
+export interface StageWorker extends StageDeviceApi {
+  /** The backend the worker initialised (its adapter for WebGPU). */
+  readonly backend: BackendInfo;
+  /** Ends the worker at once (its device memory goes with it); pending calls reject. */
+  terminate(): void;
+}
+
+const send = (p: PlainTensor) => Comlink.transfer(p, [p.data.buffer as ArrayBuffer]);
+const sendSkips = (s: PlainSkips) => Comlink.transfer(s, s.map(([, p]) => p.data.buffer as ArrayBuffer));
+
+async function spawnOne(index: number, backend: readonly BackendName[], config: StageDeviceConfig): Promise<StageWorker> {
+  const worker = new Worker(new URL('./stage.worker.ts', import.meta.url), { type: 'module', name: `pipeline stage ${index}` });
+  let fail!: (e: unknown) => void;
+  const dead = new Promise<never>((_, reject) => (fail = reject));
+  dead.catch(() => undefined);
+  worker.addEventListener('error', (e) => fail(new Error(`stage worker ${index}: ${e.message || 'failed to start'}`)));
+  const remote = Comlink.wrap<StageWorkerApi>(worker);
+  const call = <T>(p: Promise<T>): Promise<T> => Promise.race([p, dead]);
+  const terminate = () => {
+    worker.terminate();
+    fail(new DOMException(`stage worker ${index} was terminated`, 'AbortError'));
+  };
+  try {
+    const weights = config.weights ? Object.values(config.weights).map((w) => w.data.buffer as ArrayBuffer) : [];
+    const info = await call(remote.init([...backend], Comlink.transfer(config, weights)));
+    return {
+      backend: info,
+      terminate,
+      info: () => call(remote.info()),
+      forward: (mb, input, skips) => call(remote.forward(mb, send(input), sendSkips(skips))),
+      backward: (mb, dOutput, dSkips) => call(remote.backward(mb, send(dOutput), sendSkips(dSkips))),
+      lastStep: (mb, input, skips, target, weight) => call(remote.lastStep(mb, send(input), sendSkips(skips), send(target), weight)),
+      gradients: () => call(remote.gradients()),
+      applyGradients: () => call(remote.applyGradients()),
+      infer: (input, skips) => call(remote.infer(send(input), sendSkips(skips))),
+      reset: () => call(remote.reset()),
+      weights: () => call(remote.weights()),
+      memory: () => call(remote.memory()),
+      async dispose() {
+        try {
+          await call(remote.dispose());
+        } finally {
+          terminate();
+        }
+      },
+    };
+  } catch (e) {
+    terminate();
+    throw e;
+  }
+}
+
+/**
+ * One worker per configuration, each initialising the first backend of `backend` that works. Config
+ * weights are handed over (their buffers are detached here). If any fails to start, all are ended.
+ */
+export async function spawnStageWorkers(configs: readonly StageDeviceConfig[], backend: readonly BackendName[]): Promise<StageWorker[]> {
+  if (typeof Worker === 'undefined') throw new Error('stage workers need Web Workers (a browser); run the stages in turn on one device instead');
+  const started = await Promise.allSettled(configs.map((c, j) => spawnOne(j, backend, c)));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    for (const s of started) if (s.status === 'fulfilled') s.value.terminate();
+    throw failed.reason;
+  }
+  return started.map((s) => (s as PromiseFulfilledResult<StageWorker>).value);
+}
