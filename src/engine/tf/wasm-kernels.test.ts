@@ -103,7 +103,7 @@ const poolCases: PoolCase[] = [
 
 describe('tfjs-wasm training kernels', () => {
   it('registers Conv2DBackpropFilter (missing in tfjs-wasm 4.22), the stride-1 Conv2DBackpropInput and the corrected 3D / max-pool kernels; idempotent', () => {
-    expect(registered).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2', 'MaxPoolGrad', 'MaxPool3D', 'MaxPool3DGrad']);
+    expect(registered).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Conv3D', 'Conv3DBackpropInputV2', 'Conv3DBackpropFilterV2', 'MaxPoolGrad', 'MaxPool3D', 'MaxPool3DGrad']);
     expect(registerWasmTrainingKernels()).toEqual([]);
     expect(tf.getBackend()).toBe('wasm');
   });
@@ -158,7 +158,7 @@ describe('tfjs-wasm training kernels', () => {
   );
 
   it.each(conv3dCases.map((c) => [`x${c.x} k${c.k} s${c.s} ${c.pad}`, c] as const))(
-    'Conv3DBackpropFilterV2 and Conv3DBackpropInputV2 match cpu (the native ones do not): %s',
+    'Conv3D, Conv3DBackpropFilterV2 and Conv3DBackpropInputV2 match cpu (the native gradients do not): %s',
     async (_n, c) => {
       const filterShape = [...c.k, c.x[4], c.co] as [number, number, number, number, number];
       const info = tf.backend_util.computeConv3DInfo(c.x, filterShape, c.s, 1, c.pad);
@@ -170,12 +170,14 @@ describe('tfjs-wasm training kernels', () => {
         return [
           tf.engine().runKernel('Conv3DBackpropFilterV2', { x: tf.tensor(xv, c.x), dy }, { ...attrs, filterShape }) as tf.Tensor,
           tf.engine().runKernel('Conv3DBackpropInputV2', { dy, filter: tf.tensor(wv, filterShape) }, { ...attrs, inputShape: c.x }) as tf.Tensor,
+          tf.conv3d(tf.tensor(xv, c.x) as tf.Tensor5D, tf.tensor(wv, filterShape) as tf.Tensor5D, c.s, c.pad as 'same'),
         ];
       };
       const ref = await on('cpu', run);
       const got = await on('wasm', run);
       expect(got[0].length).toBe(size(filterShape));
       expect(got[1].length).toBe(size(c.x));
+      expect(got[2].length).toBe(size(dyShape.slice(0, 4).concat(c.co)));
       for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i])).toBeLessThanOrEqual(1e-5);
     },
   );
@@ -200,6 +202,16 @@ describe('tfjs-wasm training kernels', () => {
       expect(relErr(got[1], ref[1])).toBeLessThanOrEqual(1e-6);
     },
   );
+
+  it('Conv3D with dilations matches cpu', async () => {
+    const xv = values(1 * 9 * 8 * 10 * 2, 51);
+    const wv = values(3 * 2 * 3 * 2 * 3, 52);
+    const run = () => [tf.conv3d(tf.tensor(xv, [1, 9, 8, 10, 2]) as tf.Tensor5D, tf.tensor(wv, [3, 2, 3, 2, 3]) as tf.Tensor5D, 1, 'same', 'NDHWC', [2, 1, 3])];
+    const ref = await on('cpu', run);
+    const got = await on('wasm', run);
+    expect(got[0].length).toBe(9 * 8 * 10 * 3);
+    expect(relErr(got[0], ref[0])).toBeLessThanOrEqual(1e-5);
+  });
 
   it('gradients of a small 3D net (strided conv3d, leakyRelu, maxPool3d, conv3d) match cpu', async () => {
     const shapes = [[3, 3, 3, 1, 4], [4], [3, 3, 3, 4, 4], [1, 1, 1, 4, 2]];

@@ -5,8 +5,9 @@
  * - `Conv2DBackpropFilter`: missing, so tfjs-wasm cannot train convs at all without it.
  * - `Conv2DBackpropInput`, stride 1 NHWC: present but a plain loop; re-expressed as one XNNPACK conv
  *   (bench/wasm-train.ts, (1,128,128,32)->32 3x3: ~21 ms instead of ~136 ms).
- * - `Conv3DBackpropInputV2`, `Conv3DBackpropFilterV2` (wasm-conv3d.ts) and `MaxPoolGrad`, `MaxPool3D`,
- *   `MaxPool3DGrad` (wasm-max-pool.ts): present but wrong; replaced by compositions.
+ * - `Conv3D` at stride 1 (a plain loop; by XNNPACK 2D convs), `Conv3DBackpropInputV2`, `Conv3DBackpropFilterV2`
+ *   (wasm-conv3d.ts) and `MaxPoolGrad`, `MaxPool3D`, `MaxPool3DGrad` (wasm-max-pool.ts): the last five
+ *   present but wrong; replaced by compositions.
  *
  * Every other kernel reached by the gradients of conv2d, batchNorm (moments + FusedBatchNorm),
  * leakyRelu / prelu / relu / sigmoid, max/avg pooling, resizeBilinear, concat, mean, matMul, softmax
@@ -24,7 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { WASM, free, runWasm } from './wasm-compose';
-import { conv3DBackpropFilter, conv3DBackpropInput } from './wasm-conv3d';
+import { conv3DBackpropFilter, conv3DBackpropInput, conv3DVia } from './wasm-conv3d';
 import { maxPool3DGradVia, maxPool3DVia, maxPoolGradVia } from './wasm-max-pool';
 
 /**
@@ -150,6 +151,7 @@ export function registerWasmTrainingKernels(): string[] {
     added.push(tf.Conv2DBackpropFilter);
   }
   replace(tf.Conv2DBackpropInput, conv2DBackpropInputVia, added);
+  replace(tf.Conv3D, conv3DVia, added);
   replace(tf.Conv3DBackpropInputV2, () => conv3DBackpropInput, added);
   replace(tf.Conv3DBackpropFilterV2, () => conv3DBackpropFilter, added);
   replace(tf.MaxPoolGrad, maxPoolGradVia, added);
