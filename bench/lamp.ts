@@ -48,8 +48,13 @@ interface Row {
 }
 const rows: Row[] = [];
 
-/** Time and peak tensor bytes above the start of one run of `fn`. */
+/**
+ * Time and peak tensor bytes above the start of one run of `fn`, after one untimed run (the first run
+ * of a size grows the wasm heap and sets up kernels, which would otherwise be charged to whichever
+ * variant happens to run first).
+ */
 async function measure(fn: () => Promise<void> | void): Promise<{ seconds: number; peak: number }> {
+  await fn();
   const start = tf.memory().numBytes;
   const t0 = performance.now();
   const info = await tf.profile(async () => {
