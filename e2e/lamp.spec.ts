@@ -1,23 +1,40 @@
 import { resolve } from 'node:path';
-import { expect, test } from '@playwright/test';
+import { expect, test, type Locator, type Page } from '@playwright/test';
 import { FIXTURE_WEIGHTS, real, waitForScan } from './helpers';
 
-test('LAMP runs a tiny UNetPipe in 2+ stages on WebGPU over a real CT; staged equals whole; the mask lands on the scan grid', async ({ page }) => {
-  test.setTimeout(150_000);
+/** The smallest real CT series (24×38×3) on WebGPU, and the LAMP panel set to a tiny UNetPipe (n_feat 4, 2 classes) for its padded 32×64×32. */
+async function tinyCtInLampPanel(page: Page): Promise<Locator> {
   await page.goto('/?nosample&backend=webgpu');
-  // The smallest real CT series (24×38×3): padded to 32×64×32 for UNetPipe, small enough for SwiftShader.
   const dir = real('dcmqi/tiny_24x38x3/image');
   await page.getByTestId('file-input').setInputFiles(['IMG0001.dcm', 'IMG0002.dcm', 'IMG0003.dcm'].map((f) => resolve(dir, f)));
   await waitForScan(page);
   // Forcing webgpu keeps the SwiftShader adapter instead of skipping it for a faster backend.
   await expect(page.getByTestId('backend')).toContainText('Backend: webgpu');
-
   const panel = page.getByTestId('lamp-panel');
   await panel.getByText('LAMP model partitioning').click();
   await panel.getByLabel('base filters').selectOption('4');
   await panel.getByLabel('classes', { exact: true }).fill('2');
   await panel.getByRole('button', { name: "This scan's size" }).click();
   await expect(panel.getByLabel('input size (voxels)')).toHaveValue('32,64,32');
+  return panel;
+}
+
+/** Records every label the busy bar shows from now on (window.lampBusy). */
+async function recordBusyLabels(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    Object.assign(window, { lampBusy: seen });
+    window.__workbench!.store.subscribe((s) => {
+      if (s.busy && seen.at(-1) !== s.busy.label) seen.push(s.busy.label);
+    });
+  });
+}
+
+const busyLabels = (page: Page) => page.evaluate(() => (window as unknown as { lampBusy: string[] }).lampBusy);
+
+test('LAMP runs a tiny UNetPipe in 2+ stages on WebGPU over a real CT; staged equals whole; the mask lands on the scan grid', async ({ page }) => {
+  test.setTimeout(150_000);
+  const panel = await tinyCtInLampPanel(page);
   // One stage under a roomy budget; then 90 % of that stage's bytes, which only a split meets.
   await panel.getByLabel('stage budget (MiB)').fill('1000');
   await panel.getByRole('button', { name: 'Profile and plan' }).click();
@@ -32,14 +49,7 @@ test('LAMP runs a tiny UNetPipe in 2+ stages on WebGPU over a real CT; staged eq
   await expect(panel.getByTestId('lamp-weights')).toContainText('Weights: random (seed 1), base filters 4, 2 classes');
 
   await expect(panel.getByLabel('check against the unpartitioned model')).toBeChecked();
-  // Every progress label the busy bar shows during the run.
-  await page.evaluate(() => {
-    const seen: string[] = [];
-    Object.assign(window, { lampBusy: seen });
-    window.__workbench!.store.subscribe((s) => {
-      if (s.busy && seen.at(-1) !== s.busy.label) seen.push(s.busy.label);
-    });
-  });
+  await recordBusyLabels(page);
   await panel.getByRole('button', { name: 'Run staged on this scan' }).click();
   const run = panel.getByTestId('lamp-run');
   await expect(run).toBeVisible({ timeout: 120_000 });
@@ -53,7 +63,7 @@ test('LAMP runs a tiny UNetPipe in 2+ stages on WebGPU over a real CT; staged eq
   await expect(rows.last().locator('td').first()).toHaveText(/–29$/);
   await expect(panel.getByTestId('lamp-skips')).toContainText('Skips crossing stages');
 
-  const busy = await page.evaluate(() => (window as unknown as { lampBusy: string[] }).lampBusy);
+  const busy = await busyLabels(page);
   const stageLabels = busy.filter((l) => l.startsWith('LAMP: stage '));
   expect(stageLabels).toHaveLength(await rows.count());
   expect(stageLabels[0]).toMatch(/^LAMP: stage 1\/\d+ \(layers 0–\d+\), micro-batch 1\/1$/);
@@ -75,4 +85,44 @@ test('LAMP runs a tiny UNetPipe in 2+ stages on WebGPU over a real CT; staged eq
   await expect(page.getByTestId('message-info').filter({ hasText: 'LAMP run cancelled' })).toBeVisible({ timeout: 60_000 });
   await expect(panel.getByTestId('lamp-progress')).toHaveCount(0);
   expect(await page.evaluate(() => window.__workbench!.store.getState().layers.length)).toBe(1);
+});
+
+test('LAMP on 2 stage workers, each with its own WebGPU device: staged equals whole; a training step on 2 wasm stage workers equals the whole network on one', async ({ page }) => {
+  test.setTimeout(240_000);
+  const panel = await tinyCtInLampPanel(page);
+  await panel.getByLabel('stage budget (MiB)').fill('1000');
+  await panel.getByLabel('stages run').selectOption('workers');
+  await panel.getByLabel('workers (stages)').fill('2');
+  await recordBusyLabels(page);
+  await panel.getByRole('button', { name: 'Run staged on this scan' }).click();
+  const run = panel.getByTestId('lamp-run');
+  await expect(run).toBeVisible({ timeout: 120_000 });
+  // One stage per worker, each worker on its own webgpu backend.
+  await expect(panel.getByTestId('lamp-workers')).toHaveText(/^2 workers \(webgpu[^;]*; webgpu[^;]*\)$/);
+  await expect(run).toContainText('2 stage(s) for the padded 32×64×32 input');
+  const busy = await busyLabels(page);
+  expect(busy.filter((l) => / on worker \d, micro-batch 1\/1$/.test(l)).map((l) => l.match(/on worker (\d)/)![1])).toEqual(['1', '2']);
+  const delta = Number(await panel.getByTestId('lamp-delta').textContent());
+  expect(delta).toBeGreaterThanOrEqual(0);
+  expect(delta).toBeLessThan(1e-3);
+  const layers = await page.evaluate(() => window.__workbench!.store.getState().layers.map((l) => ({ name: l.name, length: l.data.length })));
+  expect(layers).toEqual([{ name: 'LAMP UNetPipe (random (seed 1))', length: 24 * 38 * 3 }]);
+
+  // One GPipe training step, batch 2 in 2 micro-batches, on 2 stage workers and on one holding the whole
+  // network; on wasm (tfjs-webgpu 4.22 cannot differentiate UNetPipe's rank-5 LeakyReLU).
+  await panel.getByLabel('worker backend').selectOption('wasm');
+  await panel.getByLabel('input size (voxels)').fill('32,32,32');
+  await panel.getByLabel('batch', { exact: true }).fill('2');
+  await panel.getByLabel('micro-batches').fill('2');
+  await panel.getByRole('button', { name: 'Check a training step on the workers' }).click();
+  const check = panel.getByTestId('lamp-train-check');
+  await expect(check).toBeVisible({ timeout: 180_000 });
+  const text = (await check.textContent())!;
+  expect(text).toMatch(/on 2 stage workers \(wasm; wasm\)/);
+  const [stagedLoss, wholeLoss] = [...text.matchAll(/loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
+  expect(stagedLoss).toBeGreaterThan(0);
+  expect(Math.abs(stagedLoss - wholeLoss)).toBeLessThan(1e-4);
+  // Adam moves every weight by ≈ lr = 1e-3; the two steps agree far below that.
+  expect(Number(await panel.getByTestId('lamp-train-delta').textContent())).toBeLessThan(1e-5);
+  console.log(`LAMP e2e timings: ${await run.textContent()} | ${text}`);
 });

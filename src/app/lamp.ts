@@ -3,7 +3,7 @@
  * worker with progress and cancel; its argmax becomes a model layer over the scan.
  */
 import * as Comlink from 'comlink';
-import type { LampRunRequest, LampRunResult, LampWeightsInfo } from '../engine/worker/lamp';
+import type { LampRunRequest, LampRunResult, LampTrainCheckRequest, LampTrainCheckResult, LampWeightsInfo } from '../engine/worker/lamp';
 import { addDerivedLayer } from './compare';
 import { engine } from './engine-client';
 import { useStore } from './store';
@@ -65,6 +65,31 @@ export async function runLampOnScan(req: LampRunRequest, onProgress: (message: s
   } catch (err) {
     const aborted = err instanceof Error && err.name === 'AbortError';
     notify(aborted ? 'info' : 'error', aborted ? 'LAMP run cancelled' : `LAMP run failed: ${err instanceof Error ? err.message : String(err)}`);
+    return null;
+  } finally {
+    finished = true;
+    setBusy(null);
+  }
+}
+
+/** One training step on K stage workers vs on one device (the engine's self-check); null on cancel or error. */
+export async function checkLampTrainingOnWorkers(req: LampTrainCheckRequest, onProgress: (message: string) => void): Promise<LampTrainCheckResult | null> {
+  const { setBusy, notify } = useStore.getState();
+  let finished = false;
+  const cancel = () => void engine().cancelLamp();
+  setBusy({ label: 'LAMP training check', progress: 0, cancel });
+  try {
+    return await engine().checkLampTraining(
+      req,
+      Comlink.proxy((fraction: number, message: string) => {
+        if (finished) return;
+        useStore.getState().setBusy({ label: `LAMP: ${message}`, progress: fraction, cancel });
+        onProgress(message);
+      }),
+    );
+  } catch (err) {
+    const aborted = err instanceof Error && err.name === 'AbortError';
+    notify(aborted ? 'info' : 'error', aborted ? 'LAMP training check cancelled' : `LAMP training check failed: ${err instanceof Error ? err.message : String(err)}`);
     return null;
   } finally {
     finished = true;

@@ -1,9 +1,9 @@
 import { useState } from 'react';
 import { unetPipeInputSize } from '../../engine/parallel/input-size';
 import type { PipelinePlan } from '../../engine/parallel';
-import type { LampPlanRequest, LampRunResult, LampWeightsInfo } from '../../engine/worker/lamp';
+import type { LampPlanRequest, LampRunResult, LampTrainCheckResult, LampWeightsInfo } from '../../engine/worker/lamp';
 import { engine } from '../engine-client';
-import { loadLampWeightsFile, runLampOnScan } from '../lamp';
+import { checkLampTrainingOnWorkers, loadLampWeightsFile, runLampOnScan } from '../lamp';
 import { useStore } from '../store';
 import { WeightsFileInput } from './WeightsFileInput';
 
@@ -69,6 +69,8 @@ export function LampPanel() {
   const [run, setRun] = useState<LampRunResult | null>(null);
   const [placement, setPlacement] = useState<'one' | 'workers'>('one');
   const [workers, setWorkers] = useState(2);
+  const [workerBackend, setWorkerBackend] = useState<'' | 'webgpu' | 'wasm' | 'cpu'>('');
+  const [trainCheck, setTrainCheck] = useState<LampTrainCheckResult | null>(null);
   const set = (patch: Partial<LampPlanRequest>) => setReq((r) => ({ ...r, ...patch }));
   const scanSize = scan ? unetPipeInputSize(scan.volume.dims) : null;
   const checkWhole = check ?? (scanSize ? scanSize[0] * scanSize[1] * scanSize[2] <= CHECK_DEFAULT_VOXELS : true);
@@ -90,12 +92,20 @@ export function LampPanel() {
   const runStaged = async () => {
     setRun(null);
     setProgress('starting');
-    const res = await runLampOnScan({ nFeat: req.nFeat, outChannels: req.outChannels, budgetMiB: req.budgetMiB, compareWhole: checkWhole, placement, workers }, setProgress);
+    const res = await runLampOnScan({ nFeat: req.nFeat, outChannels: req.outChannels, budgetMiB: req.budgetMiB, compareWhole: checkWhole, placement, workers, workerBackend: workerBackend || undefined }, setProgress);
     setProgress(null);
     if (res) {
       setRun(res);
       setResult({ plan: res.plan, parameters: res.parameters, maxBufferBytes: result?.maxBufferBytes ?? null });
     }
+  };
+
+  const checkTraining = async () => {
+    setTrainCheck(null);
+    setProgress('starting');
+    const res = await checkLampTrainingOnWorkers({ nFeat: req.nFeat, outChannels: req.outChannels, size: req.size, batch: req.batch, microBatches: req.microBatches, workers, workerBackend: workerBackend || undefined }, setProgress);
+    setProgress(null);
+    setTrainCheck(res);
   };
 
   return (
@@ -198,6 +208,17 @@ export function LampPanel() {
             <input type="number" min={1} max={30} value={workers} onChange={(e) => setWorkers(Number(e.target.value))} />
           </label>
         )}
+        {placement === 'workers' && (
+          <label className="field" title="wasm workers spread the stages over CPU cores; tfjs-webgpu cannot train UNetPipe (rank-5 gradients)">
+            worker backend
+            <select value={workerBackend} onChange={(e) => setWorkerBackend(e.target.value as typeof workerBackend)}>
+              <option value="">same as the app</option>
+              <option value="webgpu">webgpu</option>
+              <option value="wasm">wasm</option>
+              <option value="cpu">cpu</option>
+            </select>
+          </label>
+        )}
       </div>
       <label className="row">
         <input type="checkbox" checked={checkWhole} onChange={(e) => setCheck(e.target.checked)} /> check against the unpartitioned model
@@ -206,6 +227,11 @@ export function LampPanel() {
         <button disabled={!scan || !!busy} onClick={runStaged}>
           Run staged on this scan
         </button>
+        {placement === 'workers' && (
+          <button disabled={!!busy} onClick={checkTraining} title="One training step (Adam, random batch of the size, batch and micro-batches above) on the stage workers and on one worker holding the whole network; the weights after both are compared">
+            Check a training step on the workers
+          </button>
+        )}
         {progress !== null && <button onClick={() => void engine().cancelLamp()}>Cancel</button>}
       </div>
       {progress !== null && (
@@ -223,6 +249,14 @@ export function LampPanel() {
             </>
           )}
           . Mask layer added: {run.classVoxels.map((n, c) => `class ${c} ${n.toLocaleString('en')}`).join(', ')} voxels.
+        </p>
+      )}
+      {trainCheck && (
+        <p className="hint" data-testid="lamp-train-check">
+          Training step (Adam, lr {trainCheck.lr}) on {trainCheck.workers.length} stage workers ({trainCheck.workers.join('; ')}), stages{' '}
+          {trainCheck.stages.map((s) => `${s.from}–${s.to - 1}`).join(' / ')}: loss {trainCheck.stagedLoss.toFixed(5)} in {(trainCheck.stagedMs / 1000).toFixed(2)} s; whole network on
+          one worker: loss {trainCheck.wholeLoss.toFixed(5)} in {(trainCheck.wholeMs / 1000).toFixed(2)} s; max |Δweight| ={' '}
+          <span data-testid="lamp-train-delta">{trainCheck.maxAbsWeightDiff.toExponential(2)}</span>.
         </p>
       )}
     </details>

@@ -1,5 +1,6 @@
 /**
  * UNetPipe run as pipeline stages on one TF.js backend (spec §4.2, LAMP / torchgpipe semantics).
+ * The same passes (stage-pass.ts) run one stage per backend / worker in multi-device.ts.
  *
  * Training (`pipelineGradients`, `pipelineTrainStep`): GPipe with checkpoint='always'. The
  * mini-batch is split into M micro-batches (torch.chunk sizes). Forward: each micro-batch goes

@@ -25,7 +25,8 @@ async function spawnOne(index: number, backend: readonly BackendName[], config: 
   let fail!: (e: unknown) => void;
   const dead = new Promise<never>((_, reject) => (fail = reject));
   dead.catch(() => undefined);
-  worker.addEventListener('error', (e) => fail(new Error(`stage worker ${index}: ${e.message || 'failed to start'}`)));
+  worker.addEventListener('error', (e) => fail(new Error(`stage worker ${index}: ${e.message ? `${e.message} (${e.filename}:${e.lineno})` : 'failed to load or crashed'}`)));
+  worker.addEventListener('messageerror', () => fail(new Error(`stage worker ${index}: a message could not be read`)));
   const remote = Comlink.wrap<StageWorkerApi>(worker);
   const call = <T>(p: Promise<T>): Promise<T> => Promise.race([p, dead]);
   const terminate = () => {

@@ -83,6 +83,8 @@ export const engineApi = {
   /** The scan through UNetPipe stage by stage, under the stage budget; the argmax on the scan grid. */
   runLamp: lamp.runLamp,
   cancelLamp: async () => lamp.cancelLamp(),
+  /** One training step on K stage workers against the same step on this device (a self-check). */
+  checkLampTraining: lamp.checkLampTraining,
 
   /** The scan, its labels (observers train; consensus layers validate) and the current weights as a MONAI dataset zip. */
   async exportDataset(scanName: string, volume: Volume, labels: { name: string; mask: Uint8Array }[], validation: string[]): Promise<Uint8Array> {

@@ -16,6 +16,7 @@ import { InputError } from '../io/errors';
 import {
   fromPlain,
   multiDeviceInference,
+  multiDeviceTrainStep,
   planPipeline,
   profileForSize,
   profileLayers,
@@ -29,6 +30,10 @@ import {
   type PlanMode,
   type StagedVolumeProgress,
   type StagedVolumeResult,
+  type PipelineProgress,
+  type PlainTensor,
+  type StageTraining,
+  type StageWeights,
 } from '../parallel';
 import { spawnStageWorkers, type StageWorker } from '../parallel/stage-workers';
 import type { BackendName } from '../tf/backend';
@@ -134,6 +139,8 @@ export interface LampRunRequest {
   placement?: 'one' | 'workers';
   /** With 'workers': how many (K, each stage under the budget). */
   workers?: number;
+  /** With 'workers': their backend; default this worker's. */
+  workerBackend?: BackendName;
 }
 
 export interface LampRunResult extends StagedVolumeResult {
@@ -186,8 +193,8 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
     if (onWorkers) {
       // Cancel ends the workers at once: their pending calls reject and their devices are freed.
       signal.addEventListener('abort', () => workers.forEach((w) => w.terminate()));
-      onProgress?.(0, `starting ${k} stage workers (${tf.getBackend()})`);
-      workers = await spawnStageWorkers(await stageConfigs(net, plan.stages), [tf.getBackend() as BackendName]);
+      onProgress?.(0, `starting ${k} stage workers (${req.workerBackend ?? tf.getBackend()})`);
+      workers = await spawnStageWorkers(await stageConfigs(net, plan.stages), [req.workerBackend ?? (tf.getBackend() as BackendName)]);
       if (signal.aborted) workers.forEach((w) => w.terminate());
       runStages = async (x) => fromPlain(await multiDeviceInference(workers, await toPlain(x), { signal, onProgress: progress }));
     }
@@ -198,7 +205,7 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
       backend: tf.getBackend(),
       weights: weights?.info.name ?? `random (seed ${LAMP_RANDOM_SEED})`,
       parameters: net.parameterCount(),
-      ...(onWorkers ? { workers: workers.map((w) => [w.backend.name, w.backend.adapterInfo?.description || w.backend.adapterInfo?.architecture].filter(Boolean).join(' ')) } : {}),
+      ...(onWorkers ? { workers: workers.map(describeWorker) } : {}),
     };
   } finally {
     net?.dispose();
@@ -209,4 +216,96 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
 
 export function cancelLamp(): void {
   running?.abort();
+}
+
+export interface LampTrainCheckRequest {
+  nFeat: number;
+  outChannels: number;
+  /** Input D, H, W (multiples of 32). */
+  size: [number, number, number];
+  batch: number;
+  microBatches: number;
+  /** Stage workers (K). */
+  workers: number;
+  /** The workers' backend; default this worker's. */
+  workerBackend?: BackendName;
+}
+
+export interface LampTrainCheckResult {
+  stages: { from: number; to: number }[];
+  /** Batch loss of the step on the K stage workers, and on one worker holding the whole network. */
+  stagedLoss: number;
+  wholeLoss: number;
+  /** max |w_staged − w_whole| over every parameter after the step (Adam moves each by ≈ lr). */
+  maxAbsWeightDiff: number;
+  lr: number;
+  stagedMs: number;
+  wholeMs: number;
+  workers: string[];
+}
+
+const CHECK_TRAINING: StageTraining = { optimizer: { kind: 'adam', schedule: { kind: 'constant', lr: 1e-3 } }, loss: { kind: 'dicece', options: { softmax: true } }, batchNorm: 'frozen' };
+
+const describeWorker = (w: StageWorker) => [w.backend.name, w.backend.adapterInfo?.description || w.backend.adapterInfo?.architecture].filter(Boolean).join(' ');
+
+/**
+ * A self-check of multi-device training in this browser: one GPipe training step (Adam, Dice + CE,
+ * frozen BatchNorm, the micro-batches accumulated) of a random batch on K stage workers, and the same
+ * step on one more worker holding the whole network; the weights after both must agree. The stages
+ * are the plan's for K devices. Random weights (seed 1). Note: tfjs-webgpu 4.22 cannot differentiate
+ * UNetPipe (rank-5 Select in the LeakyReLU gradient), so training checks run on wasm or cpu workers.
+ */
+export async function checkLampTraining(req: LampTrainCheckRequest, onProgress?: (fraction: number, message: string) => void): Promise<LampTrainCheckResult> {
+  if (req.size.some((s) => !(Number.isInteger(s) && s >= 32 && s % 32 === 0))) throw new InputError('LAMP', `input sizes must be multiples of 32, got ${req.size.join('×')}`);
+  if (!(Number.isInteger(req.workers) && req.workers >= 1 && req.workers <= 30)) throw new InputError('LAMP', `the number of stage workers must be an integer from 1 to 30, got ${req.workers}`);
+  if (running) throw new Error('a LAMP run is already going');
+  running = new AbortController();
+  const signal = running.signal;
+  const net = new UNetPipe({ nFeat: req.nFeat, outChannels: req.outChannels, seed: LAMP_RANDOM_SEED });
+  let workers: StageWorker[] = [];
+  const backend = req.workerBackend ?? (tf.getBackend() as BackendName);
+  try {
+    onProgress?.(0, `profiling UNetPipe at ${req.size.join('×')}`);
+    // The split only has to be the same for both runs: the inference profile's (a training profile takes
+    // long enough on a software adapter to trip the browser's GPU watchdog).
+    const devices = Array.from({ length: req.workers }, () => ({ memoryBytes: Number.MAX_SAFE_INTEGER }));
+    const plan = planPipeline(await profileOf(net, req.size, 'inference'), { mode: 'inference', batch: 1, microBatches: 1, devices });
+    const stages = plan.stages.map(({ from, to }) => ({ from, to }));
+    const whole = { from: 0, to: net.layers.length };
+    const m = Math.min(req.microBatches, req.batch);
+    const steps = (2 * stages.length - 1 + 1) * m;
+    let done = 0;
+    const progress = (where: string) => (p: PipelineProgress) => onProgress?.(++done / steps, `${where}: ${p.phase} stage ${p.stage + 1}/${p.stages}, micro-batch ${p.microBatch + 1}/${p.microBatches}`);
+    signal.addEventListener('abort', () => workers.forEach((w) => w.terminate()));
+    onProgress?.(0, `starting ${stages.length} + 1 workers (${backend})`);
+    workers = await spawnStageWorkers(await stageConfigs(net, [...stages, whole], CHECK_TRAINING), [backend]);
+    if (signal.aborted) workers.forEach((w) => w.terminate());
+    const staged = workers.slice(0, -1);
+    const single = workers.slice(-1);
+    const x = tf.randomNormal([req.batch, ...req.size, 1], 0, 1, 'float32', 2);
+    const y = tf.tidy(() => tf.oneHot(tf.randomUniform([req.batch, ...req.size], 0, req.outChannels, 'int32', 3) as tf.Tensor, req.outChannels));
+    const [px, py] = [await toPlain(x), await toPlain(y)];
+    tf.dispose([x, y]);
+    const copy = (p: PlainTensor) => ({ data: p.data.slice(), shape: p.shape }); // the buffers are handed over
+    const opts = { microBatches: req.microBatches, signal };
+    let t0 = performance.now();
+    const a = await multiDeviceTrainStep(staged, copy(px), copy(py), { ...opts, onProgress: progress(`${stages.length} stage workers`) });
+    const stagedMs = performance.now() - t0;
+    t0 = performance.now();
+    const b = await multiDeviceTrainStep(single, px, py, { ...opts, onProgress: progress('whole network, one worker') });
+    const wholeMs = performance.now() - t0;
+    const mine: StageWeights = Object.assign({}, ...(await Promise.all(staged.map((w) => w.weights()))));
+    const ref = await single[0].weights();
+    let maxAbsWeightDiff = 0;
+    for (const [key, w] of Object.entries(ref)) {
+      const other = mine[key]?.data;
+      if (!other) throw new Error(`the stage workers returned no ${key}`);
+      for (let i = 0; i < w.data.length; i++) maxAbsWeightDiff = Math.max(maxAbsWeightDiff, Math.abs(w.data[i] - other[i]));
+    }
+    return { stages, stagedLoss: a.loss, wholeLoss: b.loss, maxAbsWeightDiff, lr: 1e-3, stagedMs, wholeMs, workers: staged.map(describeWorker) };
+  } finally {
+    workers.forEach((w) => w.terminate());
+    net.dispose();
+    running = null;
+  }
 }
