@@ -243,6 +243,7 @@ export function LampPanel() {
         <p className="hint" data-testid="lamp-run">
           On {run.workers ? <span data-testid="lamp-workers">{run.workers.length} workers ({run.workers.join('; ')})</span> : run.backend}: {run.plan.stages.length} stage(s) for the padded {run.paddedSize.join('×')} input ({run.normalisation}),{' '}
           {run.plan.crossing.length} crossing skip(s){run.plan.parkSkips ? ' parked in CPU memory' : ''}; staged {(run.stagedMs / 1000).toFixed(2)} s
+          {run.stageBusyMs && ` (stages busy ${run.stageBusyMs.map((b) => (b / 1000).toFixed(2)).join(' / ')} s)`}
           {run.maxAbsDiff !== undefined && (
             <>
               ; whole network {(run.wholeMs! / 1000).toFixed(2)} s; max |Δlogit| staged vs whole = <span data-testid="lamp-delta">{run.maxAbsDiff.toExponential(2)}</span>
@@ -254,7 +255,8 @@ export function LampPanel() {
       {trainCheck && (
         <p className="hint" data-testid="lamp-train-check">
           Training step (Adam, lr {trainCheck.lr}) on {trainCheck.workers.length} stage workers ({trainCheck.workers.join('; ')}), stages{' '}
-          {trainCheck.stages.map((s) => `${s.from}–${s.to - 1}`).join(' / ')}: loss {trainCheck.stagedLoss.toFixed(5)} in {(trainCheck.stagedMs / 1000).toFixed(2)} s; whole network on
+          {trainCheck.stages.map((s) => `${s.from}–${s.to - 1}`).join(' / ')}: loss {trainCheck.stagedLoss.toFixed(5)} in {(trainCheck.stagedMs / 1000).toFixed(2)} s (stages busy{' '}
+          {trainCheck.stageBusyMs.map((b) => (b / 1000).toFixed(2)).join(' / ')} s); whole network on
           one worker: loss {trainCheck.wholeLoss.toFixed(5)} in {(trainCheck.wholeMs / 1000).toFixed(2)} s; max |Δweight| ={' '}
           <span data-testid="lamp-train-delta">{trainCheck.maxAbsWeightDiff.toExponential(2)}</span>.
         </p>

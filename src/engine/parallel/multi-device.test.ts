@@ -134,7 +134,10 @@ describe('GPipe over stage devices', () => {
     const ref = whole.apply(x);
     const before = tf.memory().numTensors;
     const events: string[] = [];
-    const y = await multiDeviceInference(devices, await toPlain(x), { microBatches: 2, onProgress: (e) => events.push(`${e.stage}:${e.microBatch}`) });
+    const { logits: y, busyMs, wallMs } = await multiDeviceInference(devices, await toPlain(x), { microBatches: 2, onProgress: (e) => events.push(`${e.stage}:${e.microBatch}`) });
+    expect(busyMs).toHaveLength(4);
+    expect(Math.min(...busyMs)).toBeGreaterThan(0);
+    expect(Math.max(...busyMs)).toBeLessThanOrEqual(wallMs);
     expect(y.shape).toEqual([3, 32, 32, 32, CLASSES]);
     expect(relErr(y.data, ref.dataSync())).toBeLessThan(1e-6);
     expect(events.sort()).toEqual(['0:0', '0:1', '1:0', '1:1', '2:0', '2:1', '3:0', '3:1']);
@@ -179,7 +182,12 @@ describe('schedule, cancel and failure', () => {
     owned.push(whole, ...devices);
     const { x, y, px, py } = await batch(3, 91);
     const log: string[] = [];
-    await multiDeviceGradients(devices.map((d, j) => instrumented(d, j, log, 30)), px, py, { microBatches: 3 });
+    const { busyMs, wallMs } = await multiDeviceGradients(devices.map((d, j) => instrumented(d, j, log, 30)), px, py, { microBatches: 3 });
+    // Each stage waits ≥ 30 ms in each of its calls (3 forwards + 3 backwards; 3 last steps) while the
+    // other works: the busy times add up to more than the wall time.
+    expect(busyMs[0]).toBeGreaterThanOrEqual(6 * 29);
+    expect(busyMs[1]).toBeGreaterThanOrEqual(3 * 29);
+    expect(busyMs[0] + busyMs[1]).toBeGreaterThan(wallMs);
     const at = (e: string) => log.indexOf(e);
     expect(at('lastStep 1:0 start')).toBeGreaterThan(at('forward 0:0 end'));
     expect(at('lastStep 1:0 start')).toBeLessThan(at('forward 0:1 end'));

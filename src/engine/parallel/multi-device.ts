@@ -22,6 +22,13 @@ import { chunkSizes, type PipelineProgress } from './pipeline';
 import type { PlainSkips, StageDeviceApi, StageInfo } from './stage-device';
 import type { PlainTensor } from './stage-pass';
 
+/** How busy each stage device was: the sum of its call times, against the wall time of the whole run. */
+export interface MultiDeviceTiming {
+  /** Per stage, ms inside its forward / backward / lastStep / infer calls (transfers included). */
+  busyMs: number[];
+  wallMs: number;
+}
+
 export interface MultiDeviceOptions {
   /** Micro-batches (torch.chunk of the batch axis). Default 1. */
   microBatches?: number;
@@ -114,17 +121,32 @@ async function describe(devices: readonly StageDeviceApi[]): Promise<StageInfo[]
  * Runs one task per stage concurrently over a shared board; on abort or the first error, stops the
  * others, waits for them, resets every device and rethrows.
  */
-async function runStages(devices: readonly StageDeviceApi[], board: Board, signal: AbortSignal | undefined, task: (j: number) => Promise<void>): Promise<void> {
+async function runStages(
+  devices: readonly StageDeviceApi[],
+  board: Board,
+  signal: AbortSignal | undefined,
+  task: (j: number, timed: <T>(call: Promise<T>) => Promise<T>) => Promise<void>,
+): Promise<MultiDeviceTiming> {
   const onAbort = () => board.fail(abortError(signal!));
   if (signal?.aborted) throw abortError(signal);
   signal?.addEventListener('abort', onAbort);
+  const busyMs = devices.map(() => 0);
+  const t0 = performance.now();
   try {
     await Promise.all(
-      devices.map((_, j) =>
-        task(j).catch((e) => {
+      devices.map((_, j) => {
+        const timed = async <T>(call: Promise<T>): Promise<T> => {
+          const start = performance.now();
+          try {
+            return await call;
+          } finally {
+            busyMs[j] += performance.now() - start;
+          }
+        };
+        return task(j, timed).catch((e) => {
           board.fail(e);
-        }),
-      ),
+        });
+      }),
     );
   } finally {
     signal?.removeEventListener('abort', onAbort);
@@ -133,13 +155,14 @@ async function runStages(devices: readonly StageDeviceApi[], board: Board, signa
     await Promise.allSettled(devices.map((d) => d.reset()));
     throw board.failed.error;
   }
+  return { busyMs, wallMs: performance.now() - t0 };
 }
 
 /**
  * The batch's gradients by GPipe over the devices (see the header), left accumulated on each device
  * (`gradients()`, `applyGradients()`). `x` (N, D, H, W, C), `target` the one-hot (N, D, H, W, classes).
  */
-export async function multiDeviceGradients(devices: readonly StageDeviceApi[], x: PlainTensor, target: PlainTensor, opts: MultiDeviceOptions = {}): Promise<{ loss: number }> {
+export async function multiDeviceGradients(devices: readonly StageDeviceApi[], x: PlainTensor, target: PlainTensor, opts: MultiDeviceOptions = {}): Promise<{ loss: number } & MultiDeviceTiming> {
   const infos = await describe(devices);
   const n = x.shape[0];
   if (target.shape[0] !== n) throw new Error(`target batch ${target.shape[0]} != input batch ${n}`);
@@ -154,7 +177,7 @@ export async function multiDeviceGradients(devices: readonly StageDeviceApi[], x
   const putSkips = (skips: PlainSkips, prefix: string, i: number) => skips.forEach(([ns, p]) => board.put(`${prefix} ${ns} ${i}`, p));
   const losses: number[] = [];
 
-  await runStages(devices, board, opts.signal, async (j) => {
+  const timing = await runStages(devices, board, opts.signal, async (j, timed) => {
     const dev = devices[j];
     const info = infos[j];
     if (j === k - 1) {
@@ -162,7 +185,7 @@ export async function multiDeviceGradients(devices: readonly StageDeviceApi[], x
         const input = await board.take<PlainTensor>(`act ${j} ${i}`);
         const skips = await takeSkips(info.inSkips, 'skip', i);
         board.check();
-        const res = await dev.lastStep(i, input, skips, sliceBatch(target, starts[i], sizes[i]), sizes[i] / n);
+        const res = await timed(dev.lastStep(i, input, skips, sliceBatch(target, starts[i], sizes[i]), sizes[i] / n));
         losses[i] = res.loss;
         if (res.dInput) board.put(`grad ${j} ${i}`, res.dInput);
         putSkips(res.dSkips, 'dskip', i);
@@ -174,7 +197,7 @@ export async function multiDeviceGradients(devices: readonly StageDeviceApi[], x
       const input = await board.take<PlainTensor>(`act ${j} ${i}`);
       const skips = await takeSkips(info.inSkips, 'skip', i);
       board.check();
-      const res = await dev.forward(i, input, skips);
+      const res = await timed(dev.forward(i, input, skips));
       board.put(`act ${j + 1} ${i}`, res.output);
       putSkips(res.skips, 'skip', i);
       report('forward', j, i);
@@ -183,17 +206,17 @@ export async function multiDeviceGradients(devices: readonly StageDeviceApi[], x
       const dy = await board.take<PlainTensor>(`grad ${j + 1} ${i}`);
       const dSkips = await takeSkips(info.outSkips, 'dskip', i);
       board.check();
-      const res = await dev.backward(i, dy, dSkips);
+      const res = await timed(dev.backward(i, dy, dSkips));
       if (res.dInput) board.put(`grad ${j} ${i}`, res.dInput);
       putSkips(res.dSkips, 'dskip', i);
       report('backward', j, i);
     }
   });
-  return { loss: losses.reduce((a, b) => a + b, 0) };
+  return { loss: losses.reduce((a, b) => a + b, 0), ...timing };
 }
 
-/** One training step: `multiDeviceGradients`, then one optimizer step on every device. Returns the batch loss. */
-export async function multiDeviceTrainStep(devices: readonly StageDeviceApi[], x: PlainTensor, target: PlainTensor, opts: MultiDeviceOptions = {}): Promise<{ loss: number }> {
+/** One training step: `multiDeviceGradients`, then one optimizer step on every device. Returns the batch loss and the gradients' timing. */
+export async function multiDeviceTrainStep(devices: readonly StageDeviceApi[], x: PlainTensor, target: PlainTensor, opts: MultiDeviceOptions = {}): Promise<{ loss: number } & MultiDeviceTiming> {
   const res = await multiDeviceGradients(devices, x, target, opts);
   try {
     if (opts.signal?.aborted) throw abortError(opts.signal);
@@ -206,7 +229,7 @@ export async function multiDeviceTrainStep(devices: readonly StageDeviceApi[], x
 }
 
 /** Eval-mode forward through the devices, micro-batches streamed; returns the logits (N, D, H, W, classes). */
-export async function multiDeviceInference(devices: readonly StageDeviceApi[], x: PlainTensor, opts: MultiDeviceOptions = {}): Promise<PlainTensor> {
+export async function multiDeviceInference(devices: readonly StageDeviceApi[], x: PlainTensor, opts: MultiDeviceOptions = {}): Promise<{ logits: PlainTensor } & MultiDeviceTiming> {
   const infos = await describe(devices);
   const sizes = chunkSizes(x.shape[0], opts.microBatches ?? 1);
   const k = devices.length;
@@ -217,17 +240,17 @@ export async function multiDeviceInference(devices: readonly StageDeviceApi[], x
     start += size;
   });
   const outputs: PlainTensor[] = [];
-  await runStages(devices, board, opts.signal, async (j) => {
+  const timing = await runStages(devices, board, opts.signal, async (j, timed) => {
     for (let i = 0; i < sizes.length; i++) {
       const input = await board.take<PlainTensor>(`act ${j} ${i}`);
       const skips = await Promise.all(infos[j].inSkips.map(async (ns) => [ns, await board.take<PlainTensor>(`skip ${ns} ${i}`)] as [number, PlainTensor]));
       board.check();
-      const res = await devices[j].infer(input, skips);
+      const res = await timed(devices[j].infer(input, skips));
       if (j === k - 1) outputs[i] = res.output;
       else board.put(`act ${j + 1} ${i}`, res.output);
       res.skips.forEach(([ns, p]) => board.put(`skip ${ns} ${i}`, p));
       opts.onProgress?.({ phase: 'inference', stage: j, stages: k, microBatch: i, microBatches: sizes.length });
     }
   });
-  return concatBatch(outputs);
+  return { logits: concatBatch(outputs), ...timing };
 }

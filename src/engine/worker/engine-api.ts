@@ -83,7 +83,7 @@ export const engineApi = {
   /** The scan through UNetPipe stage by stage, under the stage budget; the argmax on the scan grid. */
   runLamp: lamp.runLamp,
   cancelLamp: async () => lamp.cancelLamp(),
-  /** One training step on K stage workers against the same step on this device (a self-check). */
+  /** One training step on K stage workers against the whole network on one worker (a self-check). */
   checkLampTraining: lamp.checkLampTraining,
 
   /** The scan, its labels (observers train; consensus layers validate) and the current weights as a MONAI dataset zip. */

@@ -148,8 +148,9 @@ export interface LampRunResult extends StagedVolumeResult {
   backend: string;
   weights: string;
   parameters: number;
-  /** With placement 'workers': each stage worker's backend (and WebGPU adapter). */
+  /** With placement 'workers': each stage worker's backend (and WebGPU adapter), and its busy time (ms, its calls). */
   workers?: string[];
+  stageBusyMs?: number[];
 }
 
 /** The scan through UNetPipe by the stages planned for its padded size under the budget. */
@@ -190,13 +191,18 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
       }
     };
     let runStages: ((x: tf.Tensor) => Promise<tf.Tensor>) | undefined;
+    let stageBusyMs: number[] | undefined;
     if (onWorkers) {
       // Cancel ends the workers at once: their pending calls reject and their devices are freed.
       signal.addEventListener('abort', () => workers.forEach((w) => w.terminate()));
       onProgress?.(0, `starting ${k} stage workers (${req.workerBackend ?? tf.getBackend()})`);
       workers = await spawnStageWorkers(await stageConfigs(net, plan.stages), [req.workerBackend ?? (tf.getBackend() as BackendName)]);
       if (signal.aborted) workers.forEach((w) => w.terminate());
-      runStages = async (x) => fromPlain(await multiDeviceInference(workers, await toPlain(x), { signal, onProgress: progress }));
+      runStages = async (x) => {
+        const res = await multiDeviceInference(workers, await toPlain(x), { signal, onProgress: progress });
+        stageBusyMs = res.busyMs;
+        return fromPlain(res.logits);
+      };
     }
     const res = await segmentVolumeStaged(net, volume, { stages: plan.stages, parkSkips: plan.parkSkips, compareWhole: req.compareWhole, onProgress: progress, signal, runStages });
     return {
@@ -205,7 +211,7 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
       backend: tf.getBackend(),
       weights: weights?.info.name ?? `random (seed ${LAMP_RANDOM_SEED})`,
       parameters: net.parameterCount(),
-      ...(onWorkers ? { workers: workers.map(describeWorker) } : {}),
+      ...(onWorkers ? { workers: workers.map(describeWorker), stageBusyMs } : {}),
     };
   } finally {
     net?.dispose();
@@ -241,6 +247,8 @@ export interface LampTrainCheckResult {
   lr: number;
   stagedMs: number;
   wholeMs: number;
+  /** Per stage worker, ms inside its calls during the staged step: Σ / stagedMs > 1 means the stages overlapped. */
+  stageBusyMs: number[];
   workers: string[];
 }
 
@@ -302,7 +310,7 @@ export async function checkLampTraining(req: LampTrainCheckRequest, onProgress?:
       if (!other) throw new Error(`the stage workers returned no ${key}`);
       for (let i = 0; i < w.data.length; i++) maxAbsWeightDiff = Math.max(maxAbsWeightDiff, Math.abs(w.data[i] - other[i]));
     }
-    return { stages, stagedLoss: a.loss, wholeLoss: b.loss, maxAbsWeightDiff, lr: 1e-3, stagedMs, wholeMs, workers: staged.map(describeWorker) };
+    return { stages, stagedLoss: a.loss, wholeLoss: b.loss, maxAbsWeightDiff, lr: 1e-3, stagedMs, wholeMs, stageBusyMs: a.busyMs, workers: staged.map(describeWorker) };
   } finally {
     workers.forEach((w) => w.terminate());
     net.dispose();
