@@ -25,7 +25,7 @@ test('COPLE-Net segments a real CT on the WebGPU backend and the mask lands on t
   expect(layers[1].max).toBeLessThanOrEqual(10);
 });
 
-test('removing small lesion components adds RemoveSmallObjectsd to the run and never adds mask voxels', async ({ page }) => {
+test('removing small lesion components adds RemoveSmallObjectsd to the run and never adds mask voxels; flip averaging is a run option too', async ({ page }) => {
   await page.goto('/?nosample&backend=wasm');
   await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
   await waitForScan(page);
@@ -55,9 +55,17 @@ test('removing small lesion components adds RemoveSmallObjectsd to the run and n
   expect([plain.name, pruned.name]).toEqual(['COPLE-Net (weights.pt)', 'COPLE-Net (weights.pt), components < 0.4 mL removed']);
   expect(pruned.voxels).toBeLessThanOrEqual(plain.voxels);
   expect(pruned.voxels < plain.voxels).toBe(removed > 0);
+  // Flip averaging: its own layer; the run's options leave the stored pipeline as it was.
+  await page.getByTestId('remove-small-toggle').uncheck();
+  await page.getByTestId('flip-tta-toggle').check();
+  await segment(3);
+  const flipped = (await modelLayers())[2];
+  expect(flipped.name).toBe('COPLE-Net (weights.pt), flip-averaged');
+  expect(flipped.voxels).toBeGreaterThan(0);
   // The pipeline stored with the model is unchanged by the run's option; the JSON editor takes the step.
   const stored = () => page.evaluate(async () => JSON.stringify(await window.__workbench!.engine().currentPipeline()));
   expect(await stored()).not.toContain('RemoveSmallObjectsd');
+  expect(await stored()).not.toContain('flip_tta');
   await page.getByText('Pipeline (MONAI transforms, JSON)').click();
   const json = JSON.parse(await page.getByTestId('pipeline-json').inputValue());
   json.postprocessing.push({ name: 'RemoveSmallObjectsd', args: { keys: ['pred'], min_size: 64, connectivity: 3 } });

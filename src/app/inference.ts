@@ -76,8 +76,12 @@ function removalSummary(minLesionMl: number, removed: { components: number; voxe
   return `RemoveSmallObjectsd: ${components} component(s) under ${minLesionMl} mL removed (${ml.toFixed(2)} mL)`;
 }
 
-/** `minLesionMl`: drop lesion components under this volume for this run (RemoveSmallObjectsd by measure). */
-export async function runSegmentation(showProbabilities: boolean, minLesionMl?: number): Promise<void> {
+/**
+ * `minLesionMl`: drop lesion components under this volume for this run (RemoveSmallObjectsd by measure);
+ * `flipTta`: average the logits over in-plane flips for this run.
+ */
+export async function runSegmentation(showProbabilities: boolean, opts: { minLesionMl?: number; flipTta?: boolean } = {}): Promise<void> {
+  const { minLesionMl, flipTta = false } = opts;
   const { scan, model, setBusy, notify } = useStore.getState();
   if (!scan || !model) return;
   let finished = false;
@@ -89,11 +93,11 @@ export async function runSegmentation(showProbabilities: boolean, minLesionMl?: 
       Comlink.proxy((fraction: number, message: string) => {
         if (!finished) useStore.getState().setBusy({ label: `Segmenting lesions: ${message}`, progress: fraction, cancel });
       }),
-      minLesionMl === undefined ? {} : { minLesionMl },
+      { ...(minLesionMl === undefined ? {} : { minLesionMl }), ...(flipTta && { flipTta }) },
     );
     // Its own layer, so runs with and without the removal can be compared.
     const removal = minLesionMl === undefined ? '' : `, components < ${minLesionMl} mL removed`;
-    const name = `${model.kind === 'coplenet' ? 'COPLE-Net' : model.kind} (${model.weights})${removal}`;
+    const name = `${model.kind === 'coplenet' ? 'COPLE-Net' : model.kind} (${model.weights})${flipTta ? ', flip-averaged' : ''}${removal}`;
     addDerivedLayer(name, 'model', res.mask, { color: [255, 215, 0] });
     if (showProbabilities && res.probabilities) {
       addDerivedLayer('Lesion probability', 'probability', probabilityBins(res.probabilities), { palette: heatPalette(10), opacity: 0.5 });

@@ -13,6 +13,7 @@ export function InferencePanel() {
   const [removeSmall, setRemoveSmall] = useState(false);
   const [minLesionMl, setMinLesionMl] = useState(0.4);
   const minValid = Number.isFinite(minLesionMl) && minLesionMl >= 0;
+  const [flipTta, setFlipTta] = useState(false);
   if (!scan) return null;
   return (
     <section className="panel" data-testid="inference-panel">
@@ -62,7 +63,14 @@ export function InferencePanel() {
         />
         mL
       </label>
-      <button disabled={!model || !!busy || (removeSmall && !minValid)} onClick={() => runSegmentation(probabilities, removeSmall ? minLesionMl : undefined)}>
+      <label className="row" title="Runs the network on the slices as they are, flipped left-right, up-down and both, and averages the logits (MONAI TestTimeAugmentation-style)">
+        <input type="checkbox" checked={flipTta} onChange={(e) => setFlipTta(e.target.checked)} data-testid="flip-tta-toggle" /> Average over
+        in-plane flips (4× slower)
+      </label>
+      <button
+        disabled={!model || !!busy || (removeSmall && !minValid)}
+        onClick={() => runSegmentation(probabilities, { ...(removeSmall && { minLesionMl }), flipTta })}
+      >
         Segment lesions
       </button>
     </section>

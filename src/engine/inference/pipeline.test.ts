@@ -9,7 +9,7 @@ import type { Volume } from '../volume';
 import { activationBytes, batchSizeFor } from './batch-size';
 import { findLungCrop } from './lung-crop';
 import { connectedComponents, removeSmallObjects } from '../labels/components';
-import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, parsePostprocessing, previewPipelineSteps, withSmallLesionRemoval, type InferencePipeline } from './pipeline';
+import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, parsePostprocessing, previewPipelineSteps, withFlipTta, withSmallLesionRemoval, type InferencePipeline } from './pipeline';
 import { segmentVolume } from './segment';
 import { slidingWindowInference } from './sliding-window';
 import { balancedCopleNet, flipJ, tinyChest } from './test-chest';
@@ -222,6 +222,45 @@ describe('segmentVolume with the COPLE-Net pipeline', () => {
     const net3d = createNetwork('unet3d', { features: [2, 4], seed: 1 });
     await expect(segmentVolume(vol, net3d, DEFAULT_COPLENET_PIPELINE)).rejects.toThrow(/3D network; its pipeline needs "sliding_window"/);
     net3d.dispose();
+  });
+});
+
+describe('flip_tta', () => {
+  it('averages the network’s logits over the in-plane flips of each slice (hand-built slices)', async () => {
+    const res = await segmentVolume(vol, net, withFlipTta(DEFAULT_COPLENET_PIPELINE));
+    const x = tf.tensor4d(hand.data, [hand.D, hand.H, hand.W, 1]);
+    const p = tf.tidy(() => {
+      const flips = [[], [1], [2], [1, 2]].map((axes) => (axes.length ? tf.reverse(net.apply(tf.reverse(x, axes)), axes) : net.apply(x)));
+      return tf.squeeze(tf.slice(tf.softmax(tf.div(tf.addN(flips), 4), -1), [0, 0, 0, 1], [-1, -1, -1, 1]), [3]);
+    });
+    const ref = (await p.data()) as Float32Array;
+    tf.dispose([x, p]);
+    const [nx, ny, nz] = vol.dims;
+    let worst = 0;
+    let changed = 0;
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          if (!inCrop(hand.crop, i, j, k)) continue;
+          const n = i + nx * (j + ny * k);
+          const { s, r, c } = hand.at(i, j, k);
+          const q = (s * hand.H + r) * hand.W + c;
+          worst = Math.max(worst, Math.abs(res.probabilities![n] - ref[q]));
+          expect(res.mask[n]).toBe(ref[q] > 0.5 ? 1 : 0);
+          if (Math.abs(ref[q] - handProb[q]) > 1e-3) changed++;
+        }
+    expect(worst).toBeLessThan(1e-5);
+    expect(changed).toBeGreaterThan(100); // a random net is far from flip-equivariant
+  });
+
+  it('is read from the pipeline JSON (slices and sliding windows) and must be a boolean', () => {
+    const p = withFlipTta(DEFAULT_COPLENET_PIPELINE);
+    expect(p.inference).toEqual({ kind: 'slices', flip_tta: true });
+    expect(DEFAULT_COPLENET_PIPELINE.inference).toEqual({ kind: 'slices' });
+    expect(parsePipeline(JSON.parse(JSON.stringify(p)))).toEqual(p);
+    expect(parsePipeline(withFlipTta(DEFAULT_UNET3D_PIPELINE)).inference).toMatchObject({ kind: 'sliding_window', flip_tta: true });
+    expect(() => parsePipeline({ ...p, inference: { kind: 'slices', flip_tta: 'yes' } }, 'model.json')).toThrow(/model\.json: inference: flip_tta must be true or false/);
+    expect(() => parsePipeline({ ...p, inference: { kind: 'slices', flips: true } })).toThrow(/"inference" must be/);
   });
 });
 

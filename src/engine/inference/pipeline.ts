@@ -37,11 +37,15 @@ export interface SlidingWindowSettings {
   sigma_scale?: number;
   padding_mode?: SlidingPadMode;
   cval?: number;
+  /** Average the logits over flips of the last two spatial axes (4 passes; flip-tta.ts). */
+  flip_tta?: boolean;
 }
 
 /** 2D networks: batches of slices along the first spatial axis (the plane of the last two). */
 export interface SliceSettings {
   kind: 'slices';
+  /** Average the logits over the in-plane flips of each slice (4 passes; flip-tta.ts). */
+  flip_tta?: boolean;
 }
 
 export interface InferencePipeline {
@@ -186,6 +190,11 @@ export function withSmallLesionRemoval(pipeline: InferencePipeline, minMl: numbe
   return { ...pipeline, postprocessing: [...pipeline.postprocessing, step] };
 }
 
+/** The pipeline with its logits averaged over in-plane flips for this run (`flip_tta`). */
+export function withFlipTta(pipeline: InferencePipeline): InferencePipeline {
+  return { ...pipeline, inference: { ...pipeline.inference, flip_tta: true } };
+}
+
 /** Validates a pipeline (e.g. read from a model's JSON); errors name `where` and the step. */
 export function parsePipeline(json: unknown, where = 'pipeline'): InferencePipeline {
   const p = json as InferencePipeline;
@@ -207,12 +216,13 @@ export function parsePipeline(json: unknown, where = 'pipeline'): InferencePipel
     if (inf.padding_mode !== undefined && !['constant', 'reflect', 'replicate', 'circular'].includes(inf.padding_mode as string)) {
       fail(where, 'sliding_window: padding_mode must be constant, reflect, replicate or circular');
     }
-    const known = ['kind', 'roi_size', 'sw_batch_size', 'overlap', 'mode', 'sigma_scale', 'padding_mode', 'cval'];
+    const known = ['kind', 'roi_size', 'sw_batch_size', 'overlap', 'mode', 'sigma_scale', 'padding_mode', 'cval', 'flip_tta'];
     const bad = Object.keys(inf).filter((k) => !known.includes(k));
     if (bad.length) fail(where, `sliding_window: unknown setting(s) ${bad.join(', ')}`);
-  } else if (inf.kind !== 'slices' || Object.keys(inf).length !== 1) {
+  } else if (inf.kind !== 'slices' || Object.keys(inf).some((k) => k !== 'kind' && k !== 'flip_tta')) {
     fail(where, '"inference" must be {"kind": "slices"} or {"kind": "sliding_window", "roi_size": [...]}');
   }
+  if (inf.flip_tta !== undefined && typeof inf.flip_tta !== 'boolean') fail(where, 'inference: flip_tta must be true or false');
   parsePostprocessing(p.postprocessing, where);
   return p;
 }

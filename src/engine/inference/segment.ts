@@ -12,6 +12,7 @@ import { InputError } from '../io/errors';
 import { imageToVolume, invert, type MetaImage, type TraceRecord } from '../transforms';
 import { fromMat4, inv, matvec } from '../transforms/matrix';
 import { removeSmallObjects } from '../labels/components';
+import { flipAveraged } from './flip-tta';
 import { affineLPS, type Volume } from '../volume';
 import type { Network } from '../../models/network';
 import { batchSizeFor, deviceLimits, type NetworkShape } from './batch-size';
@@ -90,12 +91,13 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
   if (pipeline.inference.kind === 'slices') {
     batchSize = opts.batchSize ?? batchSizeFor(H, W, network, deviceLimits());
     const data = x.data instanceof Float32Array ? x.data : Float32Array.from(x.data);
+    const apply = pipeline.inference.flip_tta ? flipAveraged((t) => network.apply(t as tf.Tensor4D), [1, 2]) : (t: tf.Tensor) => network.apply(t as tf.Tensor4D);
     for (let s0 = 0; s0 < D; s0 += batchSize) {
       if (signal?.aborted) throw abortError(signal);
       const n = Math.min(batchSize, D - s0);
       const input = tf.tensor4d(data.subarray(s0 * H * W, (s0 + n) * H * W), [n, H, W, 1]);
       try {
-        await readActivated(network.apply(input), post, s0 * H * W, labels, keepProbabilities ? prob : null);
+        await readActivated(apply(input), post, s0 * H * W, labels, keepProbabilities ? prob : null);
       } finally {
         input.dispose();
       }
@@ -109,7 +111,8 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
     const input = tf.tensor5d(x.data instanceof Float32Array ? x.data : Float32Array.from(x.data), [1, D, H, W, 1]);
     let logits: tf.Tensor;
     try {
-      logits = await slidingWindowInference(input, sw.roi_size, batchSize, (w) => network.apply(w), {
+      const apply = (w: tf.Tensor) => network.apply(w as tf.Tensor5D);
+      logits = await slidingWindowInference(input, sw.roi_size, batchSize, sw.flip_tta ? flipAveraged(apply, [2, 3]) : apply, {
         overlap: sw.overlap,
         mode: sw.mode,
         sigmaScale: sw.sigma_scale,

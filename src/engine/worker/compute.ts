@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors';
-import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, segmentVolume, withSmallLesionRemoval, type InferencePipeline, type PreviewStep, type SegmentResult } from '../inference';
+import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, segmentVolume, withFlipTta, withSmallLesionRemoval, type InferencePipeline, type PreviewStep, type SegmentResult } from '../inference';
 import { DEFAULT_BACKEND_ORDER, initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from '../tf/backend';
 import { readWeights } from '../weights';
 import type { Volume } from '../volume';
@@ -91,6 +91,8 @@ function isDeviceLost(err: unknown): boolean {
 export interface SegmentRunOptions {
   /** Drop lesion components under this many mL for this run (a RemoveSmallObjectsd after the pipeline's steps). */
   minLesionMl?: number;
+  /** Average the logits over in-plane flips for this run (4× the time). */
+  flipTta?: boolean;
 }
 
 export async function segment(
@@ -100,7 +102,8 @@ export async function segment(
 ): Promise<SegmentResult & { backend: string; pipeline: InferencePipeline }> {
   if (!network || !model || !modelWeights) throw new InputError('model', 'load a model (weights) before segmenting');
   if (running) throw new Error('a segmentation is already running');
-  const pipeline = opts.minLesionMl === undefined ? currentPipeline() : withSmallLesionRemoval(currentPipeline(), opts.minLesionMl);
+  let pipeline = opts.minLesionMl === undefined ? currentPipeline() : withSmallLesionRemoval(currentPipeline(), opts.minLesionMl);
+  if (opts.flipTta) pipeline = withFlipTta(pipeline);
   running = new AbortController();
   try {
     try {
