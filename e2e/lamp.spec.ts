@@ -125,4 +125,11 @@ test('LAMP on 2 stage workers, each with its own WebGPU device: staged equals wh
   // Adam moves every weight by ≈ lr = 1e-3; the two steps agree far below that.
   expect(Number(await panel.getByTestId('lamp-train-delta').textContent())).toBeLessThan(1e-5);
   console.log(`LAMP e2e timings: ${await run.textContent()} | ${text}`);
+
+  // Cancel a run on the workers: it stops, says so, and adds nothing.
+  await panel.getByRole('button', { name: 'Run staged on this scan' }).click();
+  await panel.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByTestId('message-info').filter({ hasText: 'LAMP run cancelled' })).toBeVisible({ timeout: 60_000 });
+  await expect(panel.getByTestId('lamp-progress')).toHaveCount(0);
+  expect(await page.evaluate(() => window.__workbench!.store.getState().layers.length)).toBe(1);
 });

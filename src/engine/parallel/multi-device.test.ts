@@ -216,6 +216,25 @@ describe('schedule, cancel and failure', () => {
     expect(relErr(w['encoder_0_Conv_conv.weight'].data, (await readLayerWeights(whole, WHOLE))['encoder_0_Conv_conv.weight'].data)).toBe(0);
   });
 
+  it('an abort during inference rejects with its reason once the calls in flight are done, leaving no tensor', async () => {
+    const whole = net(57, 2);
+    const devices = await devicesOf(whole, STAGES);
+    owned.push(whole, ...devices);
+    const x = tf.randomNormal([2, 32, 32, 32, 1], 0, 1, 'float32', 58);
+    const px = await toPlain(x);
+    x.dispose();
+    const before = tf.memory().numTensors;
+    const ctrl = new AbortController();
+    const log: string[] = [];
+    const slow = devices.map((d, j) => instrumented(d, j, log, 5));
+    const run = multiDeviceInference(slow, px, { microBatches: 2, signal: ctrl.signal, onProgress: (e) => e.stage === 0 && e.microBatch === 0 && ctrl.abort() });
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(tf.memory().numTensors).toBe(before);
+    // Stage 2 never started: the abort came after stage 0's first micro-batch.
+    expect(log.filter((e) => e.startsWith('infer 2'))).toEqual([]);
+    expect(log.filter((e) => e.endsWith('start')).length).toBe(log.filter((e) => e.endsWith('end')).length);
+  });
+
   it('a failing device rejects the step with its error and everything is freed', async () => {
     const whole = net(55, 2);
     const devices = await devicesOf(whole, STAGES, TRAINING);
