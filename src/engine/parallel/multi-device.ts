@@ -15,7 +15,8 @@
  *
  * Cancel (AbortSignal) or a failing device: every waiting stage stops, the coordinator waits for the
  * operations in flight, then `reset`s every device (frees all checkpoints and gradients) and rejects
- * with the abort reason / the first error. The devices themselves stay the caller's.
+ * with the abort reason / the first error. The devices themselves stay the caller's. If an optimizer
+ * step fails on one device after others made theirs, the stages' weights are out of step: discard them.
  */
 import { abortError } from '../inference/sliding-window';
 import { chunkSizes, type PipelineProgress } from './pipeline';
