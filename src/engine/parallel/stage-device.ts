@@ -166,9 +166,14 @@ export class StageDevice implements StageDeviceApi {
   private optimizer: ScheduledOptimizer | null = null;
   private readonly lossFn: ((logits: tf.Tensor, target: tf.Tensor) => tf.Scalar) | null;
   private disposed = false;
+  private readonly stage: Stage;
+  private readonly training: StageTraining | undefined;
 
-  constructor(readonly config: StageDeviceConfig) {
+  /** The weights in `config` are copied onto the device and not kept. */
+  constructor(config: StageDeviceConfig) {
     const { network, stage } = config;
+    this.stage = { from: stage.from, to: stage.to };
+    this.training = config.training;
     const net = new UNetPipe({ nFeat: network.nFeat, inChannels: network.inChannels, outChannels: network.outChannels, seed: network.seed });
     if (!(Number.isInteger(stage.from) && Number.isInteger(stage.to) && 0 <= stage.from && stage.from < stage.to && stage.to <= net.layers.length)) {
       net.dispose();
@@ -187,21 +192,17 @@ export class StageDevice implements StageDeviceApi {
     this.lossFn = config.training ? stageLossFn(config.training.loss) : null;
   }
 
-  private get stage(): Stage {
-    return this.config.stage;
-  }
-
   private get first(): boolean {
     return this.stage.from === 0;
   }
 
   private get mode() {
-    return { training: this.config.training?.batchNorm === 'train' };
+    return { training: this.training?.batchNorm === 'train' };
   }
 
   private check(training: boolean): void {
     if (this.disposed) throw new Error(`stage ${this.stage.from}–${this.stage.to - 1}: disposed`);
-    if (training && !this.config.training) throw new Error(`stage ${this.stage.from}–${this.stage.to - 1}: not configured for training`);
+    if (training && !this.training) throw new Error(`stage ${this.stage.from}–${this.stage.to - 1}: not configured for training`);
   }
 
   private checkSkips(skips: PlainSkips, want: readonly number[], what: string): void {
@@ -292,7 +293,7 @@ export class StageDevice implements StageDeviceApi {
   async applyGradients(): Promise<void> {
     this.check(true);
     if (this.grads.size === 0) throw new Error(`stage ${this.stage.from}–${this.stage.to - 1}: no gradients to apply`);
-    this.optimizer ??= createOptimizer(this.config.training!.optimizer);
+    this.optimizer ??= createOptimizer(this.training!.optimizer);
     try {
       this.optimizer.applyGradients(Object.fromEntries(this.grads));
     } finally {
