@@ -8,7 +8,7 @@ import * as Comlink from 'comlink';
 import type { BackendInfo, BackendName } from '../tf/backend';
 import type { PlainSkips, StageDeviceApi, StageDeviceConfig } from './stage-device';
 import type { PlainTensor } from './stage-pass';
-import type { StageWorkerApi } from './stage.worker';
+import type { StageWorkerApi } from './stage-worker-api';
 
 export interface StageWorker extends StageDeviceApi {
   /** The backend the worker initialised (its adapter for WebGPU). */
@@ -20,17 +20,35 @@ export interface StageWorker extends StageDeviceApi {
 const send = (p: PlainTensor) => Comlink.transfer(p, [p.data.buffer as ArrayBuffer]);
 const sendSkips = (s: PlainSkips) => Comlink.transfer(s, s.map(([, p]) => p.data.buffer as ArrayBuffer));
 
-async function spawnOne(index: number, backend: readonly BackendName[], config: StageDeviceConfig): Promise<StageWorker> {
+/** A channel to a stage worker: its message endpoint, how to end it, and how it reports a crash. */
+export interface StageChannel {
+  endpoint: Comlink.Endpoint;
+  terminate(): void;
+  onError(report: (error: Error) => void): void;
+}
+
+/** A module Web Worker running stage.worker.ts. */
+export function stageWebWorker(index: number): StageChannel {
   const worker = new Worker(new URL('./stage.worker.ts', import.meta.url), { type: 'module', name: `pipeline stage ${index}` });
+  return {
+    endpoint: worker,
+    terminate: () => worker.terminate(),
+    onError(report) {
+      worker.addEventListener('error', (e) => report(new Error(`stage worker ${index}: ${e.message ? `${e.message} (${e.filename}:${e.lineno})` : 'failed to load or crashed'}`)));
+      worker.addEventListener('messageerror', () => report(new Error(`stage worker ${index}: a message could not be read`)));
+    },
+  };
+}
+
+async function spawnOne(index: number, backend: readonly BackendName[], config: StageDeviceConfig, channel: StageChannel): Promise<StageWorker> {
   let fail!: (e: unknown) => void;
   const dead = new Promise<never>((_, reject) => (fail = reject));
   dead.catch(() => undefined);
-  worker.addEventListener('error', (e) => fail(new Error(`stage worker ${index}: ${e.message ? `${e.message} (${e.filename}:${e.lineno})` : 'failed to load or crashed'}`)));
-  worker.addEventListener('messageerror', () => fail(new Error(`stage worker ${index}: a message could not be read`)));
-  const remote = Comlink.wrap<StageWorkerApi>(worker);
+  channel.onError(fail);
+  const remote = Comlink.wrap<StageWorkerApi>(channel.endpoint);
   const call = <T>(p: Promise<T>): Promise<T> => Promise.race([p, dead]);
   const terminate = () => {
-    worker.terminate();
+    channel.terminate();
     fail(new DOMException(`stage worker ${index} was terminated`, 'AbortError'));
   };
   try {
@@ -66,10 +84,11 @@ async function spawnOne(index: number, backend: readonly BackendName[], config: 
 /**
  * One worker per configuration, each initialising the first backend of `backend` that works. Config
  * weights are handed over (their buffers are detached here). If any fails to start, all are ended.
+ * `channel` opens the worker (default: a module Web Worker; tests pass a MessagePort pair).
  */
-export async function spawnStageWorkers(configs: readonly StageDeviceConfig[], backend: readonly BackendName[]): Promise<StageWorker[]> {
-  if (typeof Worker === 'undefined') throw new Error('stage workers need Web Workers (a browser); run the stages in turn on one device instead');
-  const started = await Promise.allSettled(configs.map((c, j) => spawnOne(j, backend, c)));
+export async function spawnStageWorkers(configs: readonly StageDeviceConfig[], backend: readonly BackendName[], channel: (index: number) => StageChannel = stageWebWorker): Promise<StageWorker[]> {
+  if (channel === stageWebWorker && typeof Worker === 'undefined') throw new Error('stage workers need Web Workers (a browser); run the stages in turn on one device instead');
+  const started = await Promise.allSettled(configs.map(async (c, j) => spawnOne(j, backend, c, channel(j))));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     for (const s of started) if (s.status === 'fulfilled') s.value.terminate();
