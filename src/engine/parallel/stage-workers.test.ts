@@ -83,4 +83,21 @@ describe('stage workers over message ports', () => {
     expect(tf.memory().numTensors).toBe(before);
     whole.dispose();
   });
+
+  it('if one worker fails to start, the spawn rejects with its error and every worker is ended', async () => {
+    const net = new UNetPipe({ nFeat: 2, outChannels: 2, seed: 8 });
+    const configs = await stageConfigs(net, stagesOf([9, 21]));
+    net.dispose();
+    const before = tf.memory().numTensors;
+    configs[1].weights!['decoder_4_out.bias'] = { data: new Float32Array(3), shape: [3] };
+    let ended = 0;
+    const counted = () => {
+      const c = portChannel();
+      return { ...c, terminate: () => (ended++, c.terminate()) };
+    };
+    await expect(spawnStageWorkers(configs, ['cpu'], counted)).rejects.toThrow('decoder_4_out.bias: shape [3] != [2]');
+    expect(ended).toBe(2);
+    // The failed device freed its variables; the started one went with its worker (here: still in this process).
+    expect(tf.memory().numTensors - before).toBe(Object.keys(configs[0].weights!).length);
+  });
 });
