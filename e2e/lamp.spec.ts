@@ -105,8 +105,8 @@ test('LAMP on 2 stage workers, each with its own WebGPU device: staged equals wh
   const delta = Number(await panel.getByTestId('lamp-delta').textContent());
   expect(delta).toBeGreaterThanOrEqual(0);
   expect(delta).toBeLessThan(1e-3);
-  const layers = await page.evaluate(() => window.__workbench!.store.getState().layers.map((l) => ({ name: l.name, length: l.data.length })));
-  expect(layers).toEqual([{ name: 'LAMP UNetPipe (random (seed 1))', length: 24 * 38 * 3 }]);
+  const layers = await page.evaluate(() => window.__workbench!.store.getState().layers.map((l) => ({ name: l.name, data: Array.from(l.data) })));
+  expect(layers.map((l) => [l.name, l.data.length])).toEqual([['LAMP UNetPipe (random (seed 1))', 24 * 38 * 3]]);
 
   // One GPipe training step, batch 2 in 2 micro-batches, on 2 stage workers and on one holding the whole
   // network; on wasm (tfjs-webgpu 4.22 cannot differentiate UNetPipe's rank-5 LeakyReLU).
@@ -125,6 +125,16 @@ test('LAMP on 2 stage workers, each with its own WebGPU device: staged equals wh
   // Adam moves every weight by ≈ lr = 1e-3; the two steps agree far below that.
   expect(Number(await panel.getByTestId('lamp-train-delta').textContent())).toBeLessThan(1e-5);
   console.log(`LAMP e2e timings: ${await run.textContent()} | ${text}`);
+
+  // The same run on the wasm workers without the whole-network check (the engine frees its copy of the
+  // network once the stages hold the weights): the same mask, replacing the first one's layer.
+  await panel.getByLabel('check against the unpartitioned model').uncheck();
+  await panel.getByRole('button', { name: 'Run staged on this scan' }).click();
+  await expect(panel.getByTestId('lamp-workers')).toHaveText(/^2 workers \(wasm; wasm\)$/, { timeout: 120_000 });
+  await expect(panel.getByTestId('lamp-delta')).toHaveCount(0);
+  const masks = await page.evaluate(() => window.__workbench!.store.getState().layers.map((l) => Array.from(l.data)));
+  expect(masks).toHaveLength(1);
+  expect(masks[0]).toEqual(layers[0].data);
 
   // Cancel a run on the workers: it stops, says so, and adds nothing.
   await panel.getByRole('button', { name: 'Run staged on this scan' }).click();

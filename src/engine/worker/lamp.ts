@@ -162,6 +162,7 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
   const signal = running.signal;
   const scanName = volume.source?.name ?? 'scan';
   let net: UNetPipe | null = null;
+  let netFreed = false;
   let workers: StageWorker[] = [];
   try {
     net = new UNetPipe({ ...(weights ? { nFeat: weights.info.nFeat, outChannels: weights.info.outChannels } : { nFeat: req.nFeat, outChannels: req.outChannels }), seed: LAMP_RANDOM_SEED });
@@ -198,6 +199,11 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
       onProgress?.(0, `starting ${k} stage workers (${req.workerBackend ?? tf.getBackend()})`);
       workers = await spawnStageWorkers(await stageConfigs(net, plan.stages), [req.workerBackend ?? (tf.getBackend() as BackendName)]);
       if (signal.aborted) workers.forEach((w) => w.terminate());
+      // The stages hold the weights now; unless it is run for the check, the whole network leaves this device.
+      if (!req.compareWhole) {
+        net.dispose();
+        netFreed = true;
+      }
       runStages = async (x) => {
         const res = await multiDeviceInference(workers, await toPlain(x), { signal, onProgress: progress });
         stageBusyMs = res.busyMs;
@@ -214,7 +220,7 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
       ...(onWorkers ? { workers: workers.map(describeWorker), stageBusyMs } : {}),
     };
   } finally {
-    net?.dispose();
+    if (!netFreed) net?.dispose();
     workers.forEach((w) => w.terminate());
     running = null;
   }
