@@ -19,7 +19,7 @@ import { pipelineGradients, pipelineInference } from '../src/engine/parallel/pip
 import { planPipeline, type PipelinePlan } from '../src/engine/parallel/plan';
 import { profileLayers } from '../src/engine/parallel/profile';
 import { initBackend, type BackendName } from '../src/engine/tf/backend';
-import { diceCELoss } from '../src/engine/training/losses';
+import { diceCELoss, oneHotTarget } from '../src/engine/training/losses';
 import { UNetPipe } from '../src/models/unetpipe';
 
 const { values } = parseArgs({
@@ -74,7 +74,7 @@ async function runCase(nFeat: number, size: number): Promise<void> {
   const net = new UNetPipe({ nFeat, outChannels: CLASSES, seed: 1 });
   const x = tf.randomNormal([batch, size, size, size, 1], 0, 1, 'float32', 2);
   const labels = tf.randomUniform([batch, size, size, size], 0, CLASSES, 'int32', 3);
-  const y = tf.oneHot(labels as tf.Tensor, CLASSES);
+  const y = oneHotTarget(labels.dataSync(), labels.shape, CLASSES);
   labels.dispose();
   const loss = (logits: tf.Tensor, target: tf.Tensor) => diceCELoss(logits, target, { softmax: true });
 

@@ -37,7 +37,7 @@ import { generateCase, type CaseOptions } from '../engine/synth/dataset';
 import { deriveSeed } from '../engine/synth/seeds';
 import { initBackend, type BackendName } from '../engine/tf/backend';
 import { INTENSITY_WINDOW } from '../engine/training/data';
-import { diceCELoss } from '../engine/training/losses';
+import { diceCELoss, oneHotTarget } from '../engine/training/losses';
 import { createOptimizer } from '../engine/training/optim';
 import { posNegCropCenters } from '../engine/transforms/randcrop';
 import { UNetPipe } from '../models/unetpipe';
@@ -224,7 +224,7 @@ const diceCE = (logits: tf.Tensor, target: tf.Tensor) => diceCELoss(logits, targ
 async function lossPeak(batch: number, edge: number, classes: number): Promise<number> {
   const logits = tf.randomNormal([batch, edge, edge, edge, classes], 0, 1, 'float32', 4);
   const labels = tf.randomUniform([batch, edge, edge, edge], 0, classes, 'int32', 5);
-  const y = tf.oneHot(labels as tf.Tensor, classes);
+  const y = oneHotTarget(labels.dataSync(), labels.shape, classes);
   const { peak } = await measure(async () => {
     const g = tf.grad((l: tf.Tensor) => diceCE(l, y))(logits);
     g.dataSync();
@@ -266,7 +266,7 @@ async function capacity(o: Options): Promise<{ rows: CapacityRow[]; validation: 
     const net = new UNetPipe({ nFeat, outChannels: o.classes, seed: 1 });
     const x = tf.randomNormal([o.batch, edge, edge, edge, 1], 0, 1, 'float32', 2);
     const labels = tf.randomUniform([o.batch, edge, edge, edge], 0, o.classes, 'int32', 3);
-    const y = tf.oneHot(labels as tf.Tensor, o.classes);
+    const y = oneHotTarget(labels.dataSync(), labels.shape, o.classes);
     labels.dispose();
     const vars = net.trainableVariables();
     const whole = await measure(async () => {
@@ -432,7 +432,7 @@ async function segmentation(o: Options) {
   // One update. A non-finite loss or gradient skips the update (a first run went NaN at step ~50 with
   // lr 2e-3); gradients are clipped to a global norm of CLIP_NORM.
   const step = (x: tf.Tensor, labels: tf.Tensor) => {
-    const y = tf.oneHot(labels as tf.Tensor, 2);
+    const y = oneHotTarget(labels.dataSync(), labels.shape, 2);
     // Dice of the lesion channel only (include_background=False): with background in, a first run's
     // held-out lesion Dice stayed at 0. Pooled over the batch by default: with one Dice per crop, every
     // lesion-free crop pulls towards "no lesion" and an n_feat 4 run predicted none.

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { crossEntropyLoss, diceCELoss, diceLoss, nrDiceLoss, nrDicePerSample, powAbs, type NRDiceOptions } from './losses';
+import { crossEntropyLoss, diceCELoss, diceLoss, nrDiceLoss, nrDicePerSample, oneHotTarget, powAbs, type NRDiceOptions } from './losses';
 import { gradError, loadLossFixture, nchw, valueClose } from './loss-fixtures.test-util';
 
 const fixture = loadLossFixture();
@@ -133,5 +133,16 @@ describe('losses: edge cases', () => {
     const outs = [nrDiceLoss(l, g), nrDicePerSample(l, g), diceLoss(l, g), diceCELoss(l, g, { softmax: true })];
     expect(tf.memory().numTensors).toBe(before + outs.length);
     tf.dispose(outs);
+  });
+});
+
+describe('oneHotTarget', () => {
+  it('is float32 (…shape, classes) with a 1 at each label; out-of-range labels give a zero row, as tf.oneHot', async () => {
+    const y = oneHotTarget(Uint8Array.from([0, 2, 1, 5]), [2, 2], 3);
+    expect(y.dtype).toBe('float32');
+    expect(y.shape).toEqual([2, 2, 3]);
+    expect(Array.from(await y.data())).toEqual([1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0]);
+    y.dispose();
+    expect(() => oneHotTarget([0, 1], [3], 2)).toThrow(/2 labels for shape \[3\]/);
   });
 });

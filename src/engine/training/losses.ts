@@ -68,7 +68,27 @@ function normalizeAxis(axis: number, rank: number): number {
 }
 
 /** Both inputs moved to channel-last, after checking that they match and have batch + space + channel. */
+/**
+ * A float32 one-hot target (…shape, classes) from integer labels, built in JS and uploaded as float32.
+ * tfjs's `oneHot` is unusable for this on two of our backends: its default int32 result, even cast to
+ * float32, gives a wrong softmax Dice on tfjs-webgpu 4.22 (a shader fails to compile: "expected f32,
+ * got i32"; losses.webgpu.test.ts), and asking it for float32 gives a wrong target on tfjs-wasm 4.22.
+ */
+export function oneHotTarget(labels: ArrayLike<number>, shape: readonly number[], classes: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (labels.length !== n) throw new Error(`oneHotTarget: ${labels.length} labels for shape [${shape.join(', ')}]`);
+  const out = new Float32Array(n * classes);
+  for (let i = 0; i < n; i++) {
+    const c = labels[i];
+    if (c >= 0 && c < classes) out[i * classes + c] = 1;
+  }
+  return tf.tensor(out, [...shape, classes], 'float32');
+}
+
 function prepare(logits: tf.Tensor, target: tf.Tensor, channelAxis: number | undefined, what: string): [tf.Tensor, tf.Tensor] {
+  if (target.dtype !== 'float32' && tf.getBackend() === 'webgpu') {
+    throw new Error(`${what}: the target must be float32 on WebGPU (tfjs-webgpu 4.22 computes a wrong loss from an ${target.dtype} one; build it with oneHotTarget)`);
+  }
   if (logits.rank < 3) throw new Error(`${what}: expected (batch, ..., channel) tensors of rank >= 3, got rank ${logits.rank}`);
   if (!tf.util.arraysEqual(logits.shape, target.shape)) {
     throw new Error(`${what}: prediction shape [${logits.shape}] differs from target shape [${target.shape}] (the target must be one-hot)`);

@@ -25,7 +25,7 @@ import { readSafetensors, writeSafetensors, type StateDict } from '../weights';
 import { createNetwork, type ModelKind, type Network } from '../../models';
 import { loadOptimizerState, saveOptimizerState, type CheckpointStore, type DataOptions, type TrainingCheckpoint } from './checkpoint';
 import { PatchSampler, type PatchBatch, type PatchOptions, type PreparedCase, type ValidationSlices } from './data';
-import { crossEntropyLoss, diceCELoss, diceLoss, nrDiceLoss, type NRDiceOptions } from './losses';
+import { crossEntropyLoss, diceCELoss, diceLoss, nrDiceLoss, oneHotTarget, type NRDiceOptions } from './losses';
 import { createOptimizer, type OptimizerOptions, type ScheduledOptimizer } from './optim';
 import {
   AdaptiveTeacher,
@@ -306,7 +306,7 @@ export class Trainer {
     const batch = await this.sampler.batch(s);
     const { batchSize: B, patchSize: P } = batch;
     const x = tf.tensor4d(batch.images, [B, P, P, 1]);
-    const y = tf.tidy(() => tf.oneHot(tf.tensor3d(batch.labels, [B, P, P], 'int32'), this.network.outChannels));
+    const y = tf.tidy(() => oneHotTarget(batch.labels, [B, P, P], this.network.outChannels));
     const teacherLogits = this.teacherNet ? this.teacherNet.apply(x, { training: false }) : null;
     const se = this.config.selfEnsembling;
     const w = se ? consistencyWeight(s, se.consistency) : 0;

@@ -37,6 +37,7 @@ import {
 } from '../parallel';
 import { spawnStageWorkers, type StageWorker } from '../parallel/stage-workers';
 import type { BackendName } from '../tf/backend';
+import { oneHotTarget } from '../training/losses';
 import type { Volume } from '../volume';
 import { readWeights } from '../weights';
 import type { StateDict } from '../weights/tensor';
@@ -297,7 +298,9 @@ export async function checkLampTraining(req: LampTrainCheckRequest, onProgress?:
     const staged = workers.slice(0, -1);
     const single = workers.slice(-1);
     const x = tf.randomNormal([req.batch, ...req.size, 1], 0, 1, 'float32', 2);
-    const y = tf.tidy(() => tf.oneHot(tf.randomUniform([req.batch, ...req.size], 0, req.outChannels, 'int32', 3) as tf.Tensor, req.outChannels));
+    const labels = tf.randomUniform([req.batch, ...req.size], 0, req.outChannels, 'int32', 3);
+    const y = oneHotTarget(await labels.data(), labels.shape, req.outChannels);
+    labels.dispose();
     const [px, py] = [await toPlain(x), await toPlain(y)];
     tf.dispose([x, y]);
     const copy = (p: PlainTensor) => ({ data: p.data.slice(), shape: p.shape }); // the buffers are handed over
