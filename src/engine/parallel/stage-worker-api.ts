@@ -4,7 +4,7 @@
  * them. Separate from the worker entry so that tests can expose it on a MessagePort in Node.
  */
 import * as Comlink from 'comlink';
-import { initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from '../tf/backend';
+import { initBackend, type BackendInfo, type BackendName, type InitBackendOptions, type PowerPreference } from '../tf/backend';
 import { StageDevice, type PlainSkips, type StageBackward, type StageDeviceConfig, type StageOutput, type StageWeights } from './stage-device';
 import type { PlainTensor } from './stage-pass';
 
@@ -20,9 +20,9 @@ export function stageWorkerApi(backendOptions: InitBackendOptions = {}) {
     return device;
   };
   return {
-    async init(backend: readonly BackendName[], config: StageDeviceConfig): Promise<BackendInfo> {
+    async init(backend: readonly BackendName[], config: StageDeviceConfig, powerPreference?: PowerPreference): Promise<BackendInfo> {
       if (device) throw new Error('stage worker: already initialised');
-      const info = await initBackend(backend, backendOptions);
+      const info = await initBackend(backend, { ...backendOptions, ...(powerPreference && { powerPreference }) });
       device = new StageDevice(config);
       return info;
     },

@@ -5,7 +5,7 @@
  * hanging, so a coordinator waiting on it (multi-device.ts) always settles.
  */
 import * as Comlink from 'comlink';
-import type { BackendInfo, BackendName } from '../tf/backend';
+import type { BackendInfo, BackendName, PowerPreference } from '../tf/backend';
 import type { PlainSkips, StageDeviceApi, StageDeviceConfig } from './stage-device';
 import type { PlainTensor } from './stage-pass';
 import type { StageWorkerApi } from './stage-worker-api';
@@ -40,7 +40,7 @@ export function stageWebWorker(index: number): StageChannel {
   };
 }
 
-async function spawnOne(index: number, backend: readonly BackendName[], config: StageDeviceConfig, channel: StageChannel): Promise<StageWorker> {
+async function spawnOne(index: number, backend: readonly BackendName[], config: StageDeviceConfig, channel: StageChannel, powerPreference?: PowerPreference): Promise<StageWorker> {
   let fail!: (e: unknown) => void;
   const dead = new Promise<never>((_, reject) => (fail = reject));
   dead.catch(() => undefined);
@@ -53,7 +53,7 @@ async function spawnOne(index: number, backend: readonly BackendName[], config: 
   };
   try {
     const weights = config.weights ? Object.values(config.weights).map((w) => w.data.buffer as ArrayBuffer) : [];
-    const info = await call(remote.init([...backend], Comlink.transfer(config, weights)));
+    const info = await call(remote.init([...backend], Comlink.transfer(config, weights), powerPreference));
     return {
       backend: info,
       terminate,
@@ -85,10 +85,17 @@ async function spawnOne(index: number, backend: readonly BackendName[], config: 
  * One worker per configuration, each initialising the first backend of `backend` that works. Config
  * weights are handed over (their buffers are detached here). If any fails to start, all are ended.
  * `channel` opens the worker (default: a module Web Worker; tests pass a MessagePort pair).
+ * `adapters`: the WebGPU power preferences to deal out, stage j getting `adapters[j mod n]` (from
+ * `webgpuAdapters()`, so that a machine with two GPUs runs stages on both); default the high-performance one.
  */
-export async function spawnStageWorkers(configs: readonly StageDeviceConfig[], backend: readonly BackendName[], channel: (index: number) => StageChannel = stageWebWorker): Promise<StageWorker[]> {
+export async function spawnStageWorkers(
+  configs: readonly StageDeviceConfig[],
+  backend: readonly BackendName[],
+  channel: (index: number) => StageChannel = stageWebWorker,
+  adapters: readonly PowerPreference[] = [],
+): Promise<StageWorker[]> {
   if (channel === stageWebWorker && typeof Worker === 'undefined') throw new Error('stage workers need Web Workers (a browser); run the stages in turn on one device instead');
-  const started = await Promise.allSettled(configs.map(async (c, j) => spawnOne(j, backend, c, channel(j))));
+  const started = await Promise.allSettled(configs.map(async (c, j) => spawnOne(j, backend, c, channel(j), adapters.length ? adapters[j % adapters.length] : undefined)));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     for (const s of started) if (s.status === 'fulfilled') s.value.terminate();

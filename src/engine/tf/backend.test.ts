@@ -43,6 +43,16 @@ describe('initBackend in Node', () => {
     expect(info).toMatchObject({ name: 'webgpu', isSoftwareAdapter: true });
     expect(tf.getBackend()).toBe('webgpu');
     expect(Array.from(await tf.add(tf.tensor1d([1, 2]), 1).data())).toEqual([2, 3]);
+    // The default asks tfjs-webgpu for the high-performance adapter.
+    expect(tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU')).toBe(false);
+  });
+
+  it('asks tfjs-webgpu for the low-power adapter on request (the second GPU of a dual-GPU machine)', async () => {
+    // (The backend instance already exists here; the flag is what a fresh worker's backend reads.)
+    const info = await initBackend(['webgpu'], { powerPreference: 'low-power' });
+    expect(info.name).toBe('webgpu');
+    expect(tf.env().getBool('WEBGPU_USE_LOW_POWER_GPU')).toBe(true);
+    tf.env().set('WEBGPU_USE_LOW_POWER_GPU', false);
   });
 
   it('in Node there is no WebGL: falls through to cpu with a note', async () => {

@@ -28,6 +28,37 @@ export interface InitBackendOptions {
    * classic script, which fails inside a bundled module worker; the app's worker turns this off.
    */
   wasmThreads?: boolean;
+  /** Which WebGPU adapter to ask for (default 'high-performance'); on a dual-GPU machine 'low-power' is the other one. */
+  powerPreference?: PowerPreference;
+}
+
+export type PowerPreference = 'high-performance' | 'low-power';
+
+/** One WebGPU adapter the browser offers, and the power preference that gets it. */
+export interface AdapterChoice {
+  powerPreference: PowerPreference;
+  description: string;
+  software: boolean;
+}
+
+/**
+ * The distinct WebGPU adapters reachable by power preference (a browser offers at most two: on a
+ * dual-GPU laptop the discrete and the integrated GPU; elsewhere one). Adapters are told apart by
+ * their info (vendor, architecture, device, description). Empty without WebGPU.
+ */
+export async function webgpuAdapters(): Promise<AdapterChoice[]> {
+  const gpu = await webgpuNavigator();
+  if (!gpu) return [];
+  const out: (AdapterChoice & { key: string })[] = [];
+  for (const powerPreference of ['high-performance', 'low-power'] as const) {
+    const adapter = await gpu.requestAdapter({ powerPreference }).catch(() => null);
+    if (!adapter) continue;
+    const i = adapter.info ?? {};
+    const key = [i.vendor, i.architecture, i.device, i.description].join('|');
+    if (out.some((a) => a.key === key)) continue;
+    out.push({ key, powerPreference, description: i.description || [i.vendor, i.architecture].filter(Boolean).join(' ') || 'unnamed adapter', software: isSoftwareAdapter(adapter) });
+  }
+  return out.map(({ key: _key, ...a }) => a);
 }
 
 interface AdapterLike {
@@ -56,7 +87,8 @@ export async function initBackend(preferred: readonly BackendName[] = DEFAULT_BA
     try {
       if (name === 'webgpu') {
         const gpu = await webgpuNavigator();
-        const adapter = gpu ? await gpu.requestAdapter({ powerPreference: 'high-performance' }) : null;
+        const powerPreference = options.powerPreference ?? 'high-performance';
+        const adapter = gpu ? await gpu.requestAdapter({ powerPreference }) : null;
         if (!adapter) {
           // Dawn loads libvulkan at startup; Chromium ships one beside its SwiftShader driver.
           notes.push(isNode ? 'webgpu: no adapter available (Node: is libvulkan on LD_LIBRARY_PATH, e.g. /usr/lib/chromium?)' : 'webgpu: no adapter available');
@@ -70,6 +102,8 @@ export async function initBackend(preferred: readonly BackendName[] = DEFAULT_BA
           continue;
         }
         await import('@tensorflow/tfjs-backend-webgpu');
+        // tfjs-webgpu requests its own adapter when the backend starts, by this flag (registered by the import).
+        tf.env().set('WEBGPU_USE_LOW_POWER_GPU', powerPreference === 'low-power');
       } else if (name === 'webgl') {
         if (isNode || (typeof document === 'undefined' && typeof OffscreenCanvas === 'undefined')) {
           notes.push('webgl: no canvas in this environment');

@@ -36,7 +36,7 @@ import {
   type StageWeights,
 } from '../parallel';
 import { spawnStageWorkers, type StageWorker } from '../parallel/stage-workers';
-import type { BackendName } from '../tf/backend';
+import { webgpuAdapters, type BackendName, type PowerPreference } from '../tf/backend';
 import { oneHotTarget } from '../training/losses';
 import type { Volume } from '../volume';
 import { readWeights } from '../weights';
@@ -197,8 +197,9 @@ export async function runLamp(volume: Volume | null, req: LampRunRequest, onProg
     if (onWorkers) {
       // Cancel ends the workers at once: their pending calls reject and their devices are freed.
       signal.addEventListener('abort', () => workers.forEach((w) => w.terminate()));
-      onProgress?.(0, `starting ${k} stage workers (${req.workerBackend ?? tf.getBackend()})`);
-      workers = await spawnStageWorkers(await stageConfigs(net, plan.stages), [req.workerBackend ?? (tf.getBackend() as BackendName)]);
+      const workerBackend = req.workerBackend ?? (tf.getBackend() as BackendName);
+      onProgress?.(0, `starting ${k} stage workers (${workerBackend})`);
+      workers = await spawnStageWorkers(await stageConfigs(net, plan.stages), [workerBackend], undefined, workerBackend === 'webgpu' ? await gpuSpread() : []);
       if (signal.aborted) workers.forEach((w) => w.terminate());
       // The stages hold the weights now; unless it is run for the check, the whole network leaves this device.
       if (!req.compareWhole) {
@@ -261,14 +262,21 @@ export interface LampTrainCheckResult {
 
 const CHECK_TRAINING: StageTraining = { optimizer: { kind: 'adam', schedule: { kind: 'constant', lr: 1e-3 } }, loss: { kind: 'dicece', options: { softmax: true } }, batchNorm: 'frozen' };
 
+/** With two distinct hardware adapters (dual-GPU machines), the stages alternate between them. */
+async function gpuSpread(): Promise<PowerPreference[]> {
+  const hardware = (await webgpuAdapters()).filter((a) => !a.software);
+  return hardware.length > 1 ? hardware.map((a) => a.powerPreference) : [];
+}
+
 const describeWorker = (w: StageWorker) => [w.backend.name, w.backend.adapterInfo?.description || w.backend.adapterInfo?.architecture].filter(Boolean).join(' ');
 
 /**
  * A self-check of multi-device training in this browser: one GPipe training step (Adam, Dice + CE,
  * frozen BatchNorm, the micro-batches accumulated) of a random batch on K stage workers, and the same
  * step on one more worker holding the whole network; the weights after both must agree. The stages
- * are the plan's for K devices. Random weights (seed 1). Note: tfjs-webgpu 4.22 cannot differentiate
- * UNetPipe (rank-5 Select in the LeakyReLU gradient), so training checks run on wasm or cpu workers.
+ * are the plan's for K devices. Random weights (seed 1). On WebGPU this needs the flat LeakyReLU
+ * gradient (training/leaky-relu-grad.ts: tfjs-webgpu 4.22 has no rank-5 Select); on a software
+ * adapter a training step can take long enough to trip the browser's GPU watchdog.
  */
 export async function checkLampTraining(req: LampTrainCheckRequest, onProgress?: (fraction: number, message: string) => void): Promise<LampTrainCheckResult> {
   if (req.size.some((s) => !(Number.isInteger(s) && s >= 32 && s % 32 === 0))) throw new InputError('LAMP', `input sizes must be multiples of 32, got ${req.size.join('×')}`);
