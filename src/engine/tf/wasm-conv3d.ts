@@ -13,13 +13,12 @@
  */
 import { backend_util, type KernelFunc, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type * as tf from '@tensorflow/tfjs-core';
-import { anyPad, free, pad, reshape, runWasm, spatialPads, type Pads } from './wasm-compose';
+import { anyPad, free, pad, reshape, runWasm, sliceAxis, spatialPads, type Pads } from './wasm-compose';
 
 /** The depth window of tap `kd`: output depths od read x_pad[od·s + kd·d], as [n·Od, H, W, ci]. */
 function depthTap(backend: unknown, xPad: TensorInfo, kd: number, outDepth: number, stride: number, dilation: number): TensorInfo {
   const [n, , h, w, c] = xPad.shape;
-  const begin = kd * dilation;
-  const sl = runWasm('StridedSlice', backend, { x: xPad }, { begin: [0, begin, 0, 0, 0], end: [n, begin + (outDepth - 1) * stride + 1, h, w, c], strides: [1, stride, 1, 1, 1], beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0 });
+  const sl = sliceAxis(backend, xPad, 1, kd * dilation, outDepth, stride);
   const out = reshape(backend, sl, [n * outDepth, h, w, c]);
   free(backend, sl);
   return out;
@@ -142,18 +141,25 @@ export const conv3DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   free(backend, woven);
   const begin = p.map((v, a) => v - q0[a] * s[a]);
   if (begin.every((b) => b === 0) && Q.every((v, a) => v * s[a] === size[a])) return full;
-  const dx = runWasm('Slice', backend, { x: full }, { begin: [0, ...begin, 0], size: [n, ...size, ci] });
-  free(backend, full);
+  let dx = full;
+  for (let a = 0; a < 3; a++) {
+    if (begin[a] === 0 && dx.shape[a + 1] === size[a]) continue;
+    const next = sliceAxis(backend, dx, a + 1, begin[a], size[a]);
+    free(backend, dx);
+    dx = next;
+  }
   return dx;
 };
 
 /** Pads (positive amounts) or crops (negative ones) the three spatial axes of an NDHWC tensor. */
 function padOrCrop(backend: unknown, x: TensorInfo, front: number[], back: number[]): TensorInfo {
   let cur = x;
-  if (front.some((v) => v < 0) || back.some((v) => v < 0)) {
-    const begin = [0, ...front.map((v) => Math.max(0, -v)), 0];
-    const sz = x.shape.map((d, i) => (i === 0 || i === 4 ? d : d - Math.max(0, -front[i - 1]) - Math.max(0, -back[i - 1])));
-    cur = runWasm('Slice', backend, { x }, { begin, size: sz });
+  for (let a = 0; a < 3; a++) {
+    const [cutFront, cutBack] = [Math.max(0, -front[a]), Math.max(0, -back[a])];
+    if (!cutFront && !cutBack) continue;
+    const next = sliceAxis(backend, cur, a + 1, cutFront, cur.shape[a + 1] - cutFront - cutBack);
+    if (cur !== x) free(backend, cur);
+    cur = next;
   }
   const pads: Pads = [[0, 0], ...front.map((f, a): [number, number] => [Math.max(0, f), Math.max(0, back[a])]), [0, 0]];
   if (!anyPad(pads)) return cur;
