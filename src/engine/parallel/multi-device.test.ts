@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { relErr } from '../../../tests/compare';
 import { UNetPipe } from '../../models/unetpipe';
 import { diceCELoss } from '../training/losses';
 import { accumulateGradients, createOptimizer, type OptimizerOptions } from '../training/optim';
@@ -17,16 +18,6 @@ const STAGES = stagesOf([10, 14, 6]);
 const ADAM: OptimizerOptions = { kind: 'adam', schedule: { kind: 'constant', lr: 1e-3 }, weightDecay: 1e-2 };
 const loss = (logits: tf.Tensor, target: tf.Tensor) => diceCELoss(logits, target, { softmax: true });
 const TRAINING: StageTraining = { optimizer: ADAM, loss: { kind: 'dicece', options: { softmax: true } }, batchNorm: 'frozen' };
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? d : d / m;
-}
 
 /** A net whose BatchNorm statistics are not the identity. */
 function net(seed: number, nFeat = 4): UNetPipe {

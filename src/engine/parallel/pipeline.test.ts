@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { relErr } from '../../../tests/compare';
 import { UNetPipe } from '../../models/unetpipe';
 import { diceCELoss } from '../training/losses';
 import { accumulateGradients, createOptimizer } from '../training/optim';
@@ -11,16 +12,6 @@ import { stagesOf } from './plan';
 // input tensor; namespace 0 crosses from stage 0 to stage 2 over stage 1; 1 and 2 cross 0 -> 1.
 const STAGES = stagesOf([10, 14, 6]);
 const CLASSES = 3;
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? d : d / m;
-}
 
 /** Two nets with the same weights, and a BatchNorm state that is not the identity. */
 async function twinNets(seed: number): Promise<[UNetPipe, UNetPipe]> {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, expect, it } from 'vitest';
+import { relErr } from '../../../tests/compare';
 import { useWebGPU } from '../../../tests/webgpu';
 import { UNetPipe } from '../../models/unetpipe';
 import './gradients';
@@ -18,16 +19,6 @@ async function on(backend: string, f: () => tf.Tensor[]): Promise<Float32Array[]
   tf.dispose(out);
   return data;
 }
-
-const relErr = (a: Float32Array, b: Float32Array) => {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / (m || 1);
-};
 
 it('LeakyReLU’s gradient of a rank-5 tensor on WebGPU (tfjs-webgpu has no rank-5 Where) equals α·dy below 0, dy above', async () => {
   const xv = Float32Array.from({ length: 2 * 3 * 4 * 5 * 2 }, (_, n) => ((n * 7) % 11) - 5.5);
