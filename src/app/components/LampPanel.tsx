@@ -209,7 +209,7 @@ export function LampPanel() {
           </label>
         )}
         {placement === 'workers' && (
-          <label className="field" title="wasm workers spread the stages over CPU cores; tfjs-webgpu cannot train UNetPipe (rank-5 gradients)">
+          <label className="field" title="wasm workers spread the stages over CPU cores; webgpu workers each hold a GPU device (on a software adapter a training step can trip the browser's GPU watchdog)">
             worker backend
             <select value={workerBackend} onChange={(e) => setWorkerBackend(e.target.value as typeof workerBackend)}>
               <option value="">same as the app</option>
