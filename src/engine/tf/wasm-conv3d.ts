@@ -27,7 +27,7 @@ function depthTap(backend: unknown, xPad: TensorInfo, kd: number, outDepth: numb
 /**
  * y = Σ_kd Conv2D(depth tap kd of x, W[kd]) on x padded in all three axes, at stride 1. Strided convs
  * go to the native kernel, which computes only the strided outputs and was faster there (2×64³×8→16
- * at stride 2: 1.0 s native, 2.3 s by depth taps).
+ * at stride 2: 1.0 s native, 2.3 s by depth taps — measured before the taps used `sliceAxis`, not since).
  */
 export const conv3DVia = (native: KernelFunc): KernelFunc => (args) => {
   const { inputs, backend, attrs } = args;
