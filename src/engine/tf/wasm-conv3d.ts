@@ -139,15 +139,10 @@ export const conv3DBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   free(backend, split);
   const full = reshape(backend, woven, [n, ...Q.map((v, a) => v * s[a]), ci]);
   free(backend, woven);
+  // Cut i + p ∈ [p, p + I) out of [q0·s, (q0 + Q)·s).
   const begin = p.map((v, a) => v - q0[a] * s[a]);
-  if (begin.every((b) => b === 0) && Q.every((v, a) => v * s[a] === size[a])) return full;
-  let dx = full;
-  for (let a = 0; a < 3; a++) {
-    if (begin[a] === 0 && dx.shape[a + 1] === size[a]) continue;
-    const next = sliceAxis(backend, dx, a + 1, begin[a], size[a]);
-    free(backend, dx);
-    dx = next;
-  }
+  const dx = padOrCrop(backend, full, begin.map((b) => -b), size.map((v, a) => v + begin[a] - Q[a] * s[a]));
+  if (dx !== full) free(backend, full);
   return dx;
 };
 

@@ -341,7 +341,7 @@ export class PatchSampler {
     let hard = new Int32Array(0);
     if (c.hard && this.hardNegativeRatio > 0) {
       const mask = cropPad(asImage(c.hard, [w, h, d]), start, end, 'constant', 0).data;
-      hard = Int32Array.from(bg.filter((n) => mask[n] !== 0));
+      hard = bg.filter((n) => mask[n] !== 0);
     }
     return { id: c.id, shape: [d, h + ph, w + pw], image, label, fg, bg, lesions, hard };
   }
