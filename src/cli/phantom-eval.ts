@@ -4,7 +4,7 @@
  * with the default COPLE-Net pipeline, argmax) against the exact lesion masks — Dice and HD95 per case
  * (`compareMasks`), lesion detection and Dice by lesion size, and summaries over cases.
  */
-import { segmentVolume, DEFAULT_COPLENET_PIPELINE } from '../engine/inference';
+import { segmentVolume, DEFAULT_COPLENET_PIPELINE, type InferencePipeline } from '../engine/inference';
 import { connectedComponents } from '../engine/labels/components';
 import { compareMasks } from '../engine/metrics';
 import type { GeneratedCase } from '../engine/synth/dataset';
@@ -77,18 +77,26 @@ export function lesionBreakdown(pred: Uint8Array, truth: Uint8Array, dims: [numb
   return { lesions, falsePositives };
 }
 
+export interface EvaluateOptions {
+  /** The inference pipeline (default: the default COPLE-Net pipeline, as the app runs it). */
+  pipeline?: InferencePipeline;
+  /** Case ids are `<idPrefix>_000`, `<idPrefix>_001`… (default `test`). */
+  idPrefix?: string;
+}
+
 /** Segments each case with `network` and scores it against its truth; logs one line per case, tagged `what`. */
-export async function evaluate(network: Network, cases: GeneratedCase[], what: string, log: (line: string) => void): Promise<CaseResult[]> {
+export async function evaluate(network: Network, cases: GeneratedCase[], what: string, log: (line: string) => void, opts: EvaluateOptions = {}): Promise<CaseResult[]> {
+  const { pipeline = DEFAULT_COPLENET_PIPELINE, idPrefix = 'test' } = opts;
   const results: CaseResult[] = [];
   for (const [n, c] of cases.entries()) {
     const t0 = performance.now();
-    const { mask } = await segmentVolume(c.scan, network as Parameters<typeof segmentVolume>[1], DEFAULT_COPLENET_PIPELINE, { batchSize: 4, keepProbabilities: false });
+    const { mask } = await segmentVolume(c.scan, network as Parameters<typeof segmentVolume>[1], pipeline, { batchSize: 4, keepProbabilities: false });
     const truth = c.truth.data as Uint8Array;
     const grid = { dims: c.scan.dims, spacing: c.scan.spacing };
     const m = compareMasks(mask, truth, grid);
     const { lesions, falsePositives } = lesionBreakdown(mask, truth, c.scan.dims, c.scan.spacing);
     results.push({
-      id: `test_${String(n).padStart(3, '0')}`,
+      id: `${idPrefix}_${String(n).padStart(3, '0')}`,
       seed: c.seed,
       lesions: lesions.length,
       truthMl: m.volumeGtMl,

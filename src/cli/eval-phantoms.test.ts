@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../../tests/shared';
+import { itRefusesBadArguments, runBundled } from './cli-errors.test-util';
+
+const run = (...args: string[]) => runBundled('eval-phantoms.ts', ...args);
+const WEIGHTS = 'public/weights/coplenet.safetensors';
+const card = readFileSync(resolve(ROOT, 'public/weights/MODEL_CARD.md'), 'utf8');
+// The card's held-out table: | case | seed | lesions | truth mL | pred mL | Dice | …
+const cardDice = new Map([...card.matchAll(/^\| (test_\d+) \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|/gm)].map((m) => [m[1], Number(m[2])]));
+const caseLines = (out: string) => [...out.matchAll(/^\[(\w+)\] (\w+_\d+): \d+ lesions, truth ([\d.]+) mL, pred ([\d.]+) mL, Dice ([\d.]+|NaN),/gm)];
+
+describe('eval:phantoms', () => {
+  it('reproduces the model card’s held-out Dice of the shipped weights on the same phantoms, and summarises them', () => {
+    const r = run('--weights', WEIGHTS, '--stream', 'test', '--cases', '2');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('(COPLE-Net 32, 64, 128, 256, 512)');
+    expect(r.stdout).toContain('stream "test" seed 1, 2 cases, 160×160×24 at 2×2×5 mm; run options: none');
+    const lines = caseLines(r.stdout);
+    expect(lines.map((m) => m[2])).toEqual(['test_000', 'test_001']);
+    for (const m of lines) expect(Number(m[5])).toBeCloseTo(cardDice.get(m[2])!, 3);
+    const mean = (Number(lines[0][5]) + Number(lines[1][5])) / 2;
+    const summary = /^mean Dice ([\d.]+) over 2 cases with lesions; pooled Dice ([\d.]+);/m.exec(r.stdout);
+    expect(Number(summary![1])).toBeCloseTo(mean, 3);
+    // Pooled Dice lies between the two cases' Dice.
+    expect(Number(summary![2])).toBeGreaterThanOrEqual(Math.min(Number(lines[0][5]), Number(lines[1][5])) - 1e-3);
+    expect(Number(summary![2])).toBeLessThanOrEqual(Math.max(Number(lines[0][5]), Number(lines[1][5])) + 1e-3);
+    const bins = [...r.stdout.matchAll(/^lesions (.+?): (\d+), detected (\d+)/gm)];
+    expect(bins.map((b) => b[1])).toEqual(['< 5 mm', '5–10 mm', '10–20 mm', '≥ 20 mm']);
+    const lesionCount = [...r.stdout.matchAll(/^\[test\] test_\d+: (\d+) lesions/gm)].reduce((s, m) => s + Number(m[1]), 0);
+    expect(bins.reduce((s, b) => s + Number(b[2]), 0)).toBe(lesionCount);
+  }, 120_000);
+
+  it('applies the run options: removing components under 1000 mL leaves no prediction', () => {
+    const r = run('--weights', WEIGHTS, '--stream', 'fresh', '--cases', '1', '--seed', '7', '--min-ml', '1000', '--size', '96,96,12', '--spacing', '3,3,6');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('stream "fresh" seed 7, 1 cases, 96×96×12 at 3×3×6 mm; run options: components < 1000 mL removed');
+    const [line] = caseLines(r.stdout);
+    expect(line[2]).toBe('fresh_000');
+    expect(Number(line[4])).toBe(0);
+    if (Number(line[3]) > 0) expect(Number(line[5])).toBe(0);
+  }, 120_000);
+
+  itRefusesBadArguments(run, 'eval:phantoms', [
+    [[], 'error: --weights is required; usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--backend wasm|webgpu|cpu]'],
+    [['--weights', WEIGHTS, '--cases', '0'], 'error: --cases must be an integer in 1…10000, got "0"'],
+    [['--weights', WEIGHTS, '--stream', 'a b'], 'error: --stream must be a name of letters, digits and dashes (test, val, or a new one), got "a b"'],
+    [['--weights', WEIGHTS, '--min-ml', 'x'], 'error: --min-ml must be 1 positive number, got "x"'],
+    [['--weights', WEIGHTS, '--size', '96,96'], 'error: --size must be 3 positive numbers separated by commas, got "96,96"'],
+    [['--weights', 'nope.safetensors'], 'error: nope.safetensors: no such file'],
+  ]);
+});

@@ -1,0 +1,101 @@
+/**
+ * `npm run eval:phantoms -- --weights FILE [--stream test] [--cases 6] [--seed 1] [--size 160,160,24]
+ *   [--spacing 2,2,5] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--backend wasm|webgpu|cpu]`
+ *
+ * Scores COPLE-Net weights on synthetic phantoms against their exact lesion masks, with the app's
+ * inference path (`segmentVolume`, the default COPLE-Net pipeline, optionally with the Inference panel's
+ * two run options: flip averaging and small-component removal). The phantoms are
+ * `generateCase({ size, spacing }, deriveSeed(seed, stream, n))` for n = 0…cases−1: train:default's
+ * held-out cases are stream `test`, its validation cases stream `val`; any other stream name gives
+ * phantoms no training run has seen. Prints Dice / HD95 per case, the mean and pooled Dice, and lesion
+ * detection and Dice by lesion size — the numbers of the model card's larger checks.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_COPLENET_PIPELINE, withFlipTta, withSmallLesionRemoval } from '../engine/inference';
+import { generateCase } from '../engine/synth/dataset';
+import { deriveSeed } from '../engine/synth/seeds';
+import { initBackend, type BackendName } from '../engine/tf/backend';
+import { readWeights } from '../engine/weights';
+import { createNetwork } from '../models';
+import { inferFeatures } from '../models/features';
+import { runCli } from './files';
+import { binTable, evaluate, fmt, meanDice, pooledDice } from './phantom-eval';
+
+const USAGE =
+  'usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--backend wasm|webgpu|cpu]';
+
+function parse() {
+  try {
+    return parseArgs({
+      allowPositionals: false,
+      options: {
+        weights: { type: 'string' },
+        stream: { type: 'string', default: 'test' },
+        cases: { type: 'string', default: '6' },
+        seed: { type: 'string', default: '1' },
+        size: { type: 'string', default: '160,160,24' },
+        spacing: { type: 'string', default: '2,2,5' },
+        features: { type: 'string' },
+        flips: { type: 'boolean', default: false },
+        'min-ml': { type: 'string' },
+        backend: { type: 'string', default: 'wasm' },
+      },
+    }).values;
+  } catch (e) {
+    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${USAGE}`);
+  }
+}
+
+function positives(name: string, text: string, count: number): number[] {
+  const v = text.split(',').map((s) => Number(s.trim()));
+  if (v.length !== count || v.some((x) => !(x > 0))) throw new Error(`--${name} must be ${count} positive number${count > 1 ? 's separated by commas' : ''}, got "${text}"`);
+  return v;
+}
+
+function integer(name: string, text: string, lo: number, hi: number): number {
+  const v = Number(text);
+  if (!/^\d+$/.test(text.trim()) || v < lo || v > hi) throw new Error(`--${name} must be an integer in ${lo}…${hi}, got "${text}"`);
+  return v;
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+runCli(async () => {
+  const v = parse();
+  if (!v.weights) throw new Error(`--weights is required; ${USAGE}`);
+  const cases = integer('cases', v.cases!, 1, 10000);
+  const seed = integer('seed', v.seed!, 0, 4294967295);
+  if (!/^[a-z][a-z0-9-]*$/i.test(v.stream!)) throw new Error(`--stream must be a name of letters, digits and dashes (test, val, or a new one), got "${v.stream}"`);
+  const size = positives('size', v.size!, 3).map(Math.round) as [number, number, number];
+  const spacing = positives('spacing', v.spacing!, 3) as [number, number, number];
+  const minMl = v['min-ml'] === undefined ? 0 : positives('min-ml', v['min-ml'], 1)[0];
+  const backendName = v.backend as BackendName;
+  if (!['wasm', 'webgpu', 'cpu'].includes(backendName)) throw new Error(`--backend must be wasm, webgpu or cpu, got "${v.backend}"`);
+
+  const { stateDict } = readWeights(new Uint8Array(await readFile(v.weights).catch(() => { throw new Error(`${v.weights}: no such file`); })), v.weights);
+  const features = v.features ? positives('features', v.features, 5).map(Math.round) : inferFeatures(stateDict, v.weights);
+  // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
+  (globalThis as { __dirname?: string }).__dirname ??= join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+  const backend = await initBackend([backendName]);
+  const network = createNetwork('coplenet', { features });
+  network.loadStateDict(stateDict);
+
+  let pipeline = DEFAULT_COPLENET_PIPELINE;
+  if (v.flips) pipeline = withFlipTta(pipeline);
+  if (minMl > 0) pipeline = withSmallLesionRemoval(pipeline, minMl);
+  const options = [v.flips && 'flip averaging', minMl > 0 && `components < ${minMl} mL removed`].filter(Boolean).join(', ') || 'none';
+  log(`weights ${v.weights} (COPLE-Net ${features.join(', ')}), backend ${backend.name}; phantoms: stream "${v.stream}" seed ${seed}, ${cases} cases, ${size.join('×')} at ${spacing.join('×')} mm; run options: ${options}`);
+
+  const phantoms = Array.from({ length: cases }, (_, n) => generateCase({ size, spacing, observers: [] }, deriveSeed(seed, v.stream!, n)));
+  const results = await evaluate(network, phantoms, v.stream!, log, { pipeline, idPrefix: v.stream });
+  network.dispose();
+
+  const withLesions = results.filter((r) => r.truthMl > 0);
+  const hds = withLesions.map((r) => r.hd95).filter(Number.isFinite);
+  const fps = results.reduce((s, r) => s + r.falsePositiveComponents, 0) / results.length;
+  log(`mean Dice ${fmt(meanDice(results), 4)} over ${withLesions.length} cases with lesions; pooled Dice ${fmt(pooledDice(results), 4)}; mean HD95 ${fmt(hds.reduce((s, x) => s + x, 0) / hds.length, 1)} mm over ${hds.length} cases; ${fmt(fps, 1)} false-positive components per case`);
+  log(`per case: ${withLesions.map((r) => fmt(r.dice, 2)).join(' ')}`);
+  for (const b of binTable(results)) log(`lesions ${b.bin}: ${b.lesions}, detected ${b.detected}${b.lesions ? `, mean lesion Dice ${fmt(b.meanDice)}` : ''}`);
+});
