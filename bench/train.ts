@@ -30,7 +30,7 @@ async function main() {
       async batch() {
         const images = new Float32Array(batch * patch * patch).map(() => ((seed = (seed * 16807) % 2147483647) / 2147483647));
         const labels = new Uint8Array(batch * patch * patch).map((_, n) => (images[n] > 0.7 ? 1 : 0));
-        return { images, labels, batchSize: batch, patchSize: patch };
+        return { images, labels, batchSize: batch, patchSize: patch, channels: 1 };
       },
     };
     const trainer = await Trainer.create(

@@ -13,13 +13,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_COPLENET_PIPELINE, withFlipTta, withSmallLesionRemoval } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, withFlipTta, withSliceContext, withSmallLesionRemoval } from '../engine/inference';
 import { generateCase } from '../engine/synth/dataset';
 import { deriveSeed } from '../engine/synth/seeds';
 import { initBackend, type BackendName } from '../engine/tf/backend';
 import { readWeights } from '../engine/weights';
 import { createNetwork } from '../models';
 import { inferFeatures } from '../models/features';
+import { contextSlicesOf } from '../models/input-channels';
 import { runCli } from './files';
 import { binTable, evaluate, fmt, meanDice, pooledDice } from './phantom-eval';
 
@@ -79,14 +80,16 @@ runCli(async () => {
   // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
   (globalThis as { __dirname?: string }).__dirname ??= join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
   const backend = await initBackend([backendName]);
-  const network = createNetwork('coplenet', { features });
+  // 2.5D weights take each slice with its neighbours; the pipeline follows, as in the app.
+  const context = contextSlicesOf(stateDict, v.weights);
+  const network = createNetwork('coplenet', { features, inChannels: 2 * context + 1 });
   network.loadStateDict(stateDict);
 
-  let pipeline = DEFAULT_COPLENET_PIPELINE;
+  let pipeline = withSliceContext(DEFAULT_COPLENET_PIPELINE, context);
   if (v.flips) pipeline = withFlipTta(pipeline);
   if (minMl > 0) pipeline = withSmallLesionRemoval(pipeline, minMl);
   const options = [v.flips && 'flip averaging', minMl > 0 && `components < ${minMl} mL removed`].filter(Boolean).join(', ') || 'none';
-  log(`weights ${v.weights} (COPLE-Net ${features.join(', ')}), backend ${backend.name}; phantoms: stream "${v.stream}" seed ${seed}, ${cases} cases, ${size.join('×')} at ${spacing.join('×')} mm; run options: ${options}`);
+  log(`weights ${v.weights} (COPLE-Net ${features.join(', ')}${context ? `, each slice with ${context} neighbour${context > 1 ? 's' : ''} on either side` : ''}), backend ${backend.name}; phantoms: stream "${v.stream}" seed ${seed}, ${cases} cases, ${size.join('×')} at ${spacing.join('×')} mm; run options: ${options}`);
 
   const phantoms = Array.from({ length: cases }, (_, n) => generateCase({ size, spacing, observers: [] }, deriveSeed(seed, v.stream!, n)));
   const results = await evaluate(network, phantoms, v.stream!, log, { pipeline, idPrefix: v.stream });

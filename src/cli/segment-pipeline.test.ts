@@ -8,9 +8,10 @@ import { tinyChest } from '../engine/inference/test-chest';
 import { loadFiles } from '../engine/io/load';
 import { readNifti, writeNifti } from '../engine/io/nifti';
 import { affineToRAS, sameGrid, type Volume } from '../engine/volume';
-import { writeSafetensors } from '../engine/weights';
+import { readWeights, writeSafetensors } from '../engine/weights';
 import { initBackend } from '../engine/tf/backend';
 import { createNetwork } from '../models';
+import { widenInputChannels } from '../models/input-channels';
 import { readPath } from './files';
 import { parseSegmentArgs, segmentFile } from './segment-pipeline';
 
@@ -51,6 +52,21 @@ describe('segmentFile', () => {
     expect(p.data.every((x) => x >= 0 && x <= 1)).toBe(true);
     // The mask is the argmax, i.e. p > 0.5, voxel by voxel.
     mask.data.forEach((m, n) => expect(m).toBe(p.data[n] > 0.5 ? 1 : 0));
+  });
+
+  it('weights that take slice context (3 input channels) run with the same default pipeline, context_slices 1: widened weights give the same mask and probabilities', async () => {
+    const wide = join(tmp, 'coplenet-4-context.safetensors');
+    writeFileSync(wide, writeSafetensors(widenInputChannels(readWeights(new Uint8Array(readFileSync(weights)), weights).stateDict, 3, weights)));
+    const [a, b] = [join(tmp, 'one.nii.gz'), join(tmp, 'three.nii.gz')];
+    const [pa, pb] = [join(tmp, 'one-p.nii.gz'), join(tmp, 'three-p.nii.gz')];
+    await segmentFile(scan, a, { weights, backend: 'cpu', probabilities: pa });
+    const summary = await segmentFile(scan, b, { weights: wide, backend: 'cpu', probabilities: pb });
+    expect(summary).toMatchObject({ model: 'coplenet', features: [4, 8, 16, 32, 64], pipeline: 'coplenet-lesion' });
+    expect((await read(b)).data).toEqual((await read(a)).data);
+    const [p1, p3] = [(await read(pa)).data, (await read(pb)).data];
+    let worst = 0;
+    for (let n = 0; n < p1.length; n++) worst = Math.max(worst, Math.abs(p1[n] - p3[n]));
+    expect(worst).toBeLessThan(1e-5);
   });
 
   it('writes files nibabel reads with the source affine', () => {

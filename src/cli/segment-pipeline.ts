@@ -12,14 +12,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, segmentVolume, type InferencePipeline } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, segmentVolume, withSliceContext, type InferencePipeline } from '../engine/inference';
 import { InputError } from '../engine/io/errors';
 import { loadFiles } from '../engine/io/load';
 import { writeNifti } from '../engine/io/nifti';
 import { initBackend, type BackendName } from '../engine/tf/backend';
 import { readWeights } from '../engine/weights';
 import type { Volume, VoxelArray } from '../engine/volume';
-import { createNetwork, MODEL_KINDS, type ModelKind } from '../models';
+import { createNetwork, isSliceWise, MODEL_KINDS, type ModelKind } from '../models';
+import { contextSlicesOf } from '../models/input-channels';
 import { readPath, runCli } from './files';
 
 /** Where trained COPLE-Net weights are shipped with the app (trained by a later issue). */
@@ -63,7 +64,7 @@ export async function segmentFile(scanPath: string, outPath: string, opts: Segme
   if (!MODEL_KINDS.includes(kind)) throw new Error(`--model must be one of ${MODEL_KINDS.join(', ')}`);
   const weightsPath = opts.weights ?? (existsSync(opts.defaultWeights ?? DEFAULT_WEIGHTS) ? (opts.defaultWeights ?? DEFAULT_WEIGHTS) : null);
   if (!weightsPath) throw new Error('no weights: pass --weights');
-  const pipeline = opts.pipeline ? await readPipeline(opts.pipeline) : defaultPipeline(kind);
+  const given = opts.pipeline ? await readPipeline(opts.pipeline) : null;
 
   const loaded = await loadFiles(await readPath(scanPath));
   if (loaded.kind !== 'volume') {
@@ -75,7 +76,10 @@ export async function segmentFile(scanPath: string, outPath: string, opts: Segme
   const { stateDict } = readWeights(new Uint8Array(await readFile(weightsPath)), weightsPath);
   const features = opts.features ? [...opts.features] : inferFeatures(stateDict, weightsPath);
   if (features.some((f) => !Number.isInteger(f) || f < 1)) throw new Error(`--features must be positive integers, got ${features.join(',')}`);
-  const net = createNetwork(kind, { features });
+  // A slice-wise network may take each slice with its neighbours (2.5D weights): the default pipeline follows.
+  const context = isSliceWise(kind) ? contextSlicesOf(stateDict, weightsPath) : 0;
+  const pipeline = given ?? defaultPipeline(kind, context);
+  const net = createNetwork(kind, { features, ...(context && { inChannels: 2 * context + 1 }) });
   try {
     const { notices: weightNotices } = net.loadStateDict(stateDict, { source: weightsPath });
     const res = await segmentVolume(volume, net, pipeline);
@@ -117,8 +121,8 @@ async function readPipeline(path: string): Promise<InferencePipeline> {
   return parsePipeline(json, path);
 }
 
-function defaultPipeline(kind: ModelKind): InferencePipeline {
-  return kind === 'unet3d' ? DEFAULT_UNET3D_PIPELINE : DEFAULT_COPLENET_PIPELINE;
+function defaultPipeline(kind: ModelKind, contextSlices: number): InferencePipeline {
+  return kind === 'unet3d' ? DEFAULT_UNET3D_PIPELINE : withSliceContext(DEFAULT_COPLENET_PIPELINE, contextSlices);
 }
 
 /** Parses the command line (after `npm run segment --`) into segmentFile's arguments. */

@@ -19,6 +19,7 @@ import { readWeights } from '../engine/weights';
 import { createNetwork, isSliceWise, MODEL_KINDS, unetPipeOptionsFromStateDict, type ModelKind } from '../models';
 import type { Network } from '../models/network';
 import { inferFeatures } from '../models/features';
+import { inputChannels } from '../models/input-channels';
 import { runCli } from './files';
 import { segmentMain, SEGMENT_USAGE } from './segment-pipeline';
 
@@ -54,7 +55,9 @@ runCli(async () => {
   const features = values.features ? values.features.split(',').map(Number) : inferFeatures(stateDict, values.weights);
   if (features.some((f) => !Number.isInteger(f) || f < 1)) throw new Error(`--features must be positive integers, got ${values.features}`);
   const channels = kind === 'unetpipe' ? unetPipeOptionsFromStateDict(stateDict, values.weights) : undefined;
-  const net = createNetwork(kind, { features, inChannels: channels?.inChannels, outChannels: channels?.outChannels });
+  // Slice-wise weights may take a slice with its neighbours as channels (2.5D): the input's C must match.
+  const inChannels = channels?.inChannels ?? (isSliceWise(kind) ? inputChannels(stateDict, values.weights) : undefined);
+  const net = createNetwork(kind, { features, inChannels, outChannels: channels?.outChannels });
   const { notices } = net.loadStateDict(stateDict, { source: values.weights });
 
   const input = readNpy(new Uint8Array(await readFile(inputFile)), inputFile);

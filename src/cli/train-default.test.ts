@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readSafetensors } from '../engine/weights';
+import { readSafetensors, writeSafetensors } from '../engine/weights';
 import { createNetwork } from '../models';
 import { expectOneLineError, runBundled } from './cli-errors.test-util';
 
@@ -56,6 +56,22 @@ describe('train:default', () => {
     expect(card).toContain('(pos:neg 1:1; positives lesion by lesion, 50 % of negatives on lung vessels)');
   });
 
+  it('--context-slices 1 widens one-channel --init weights and trains, evaluates and writes a 3-channel network', async () => {
+    const init = join(tmp, 'one-channel.safetensors');
+    const seedNet = createNetwork('coplenet', { features: [4, 8, 16, 32, 64], seed: 1 });
+    writeFileSync(init, writeSafetensors(await seedNet.stateDict()));
+    seedNet.dispose();
+    const out = join(tmp, 'context');
+    const r = train('--cases', '2', '--steps', '2', '--out', out, '--checkpoint', join(tmp, 'ckpt-context'), '--backend', 'wasm', '--init', init, '--context-slices', '1', ...TINY);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('(warm start; one-channel weights widened to 3 input channels, neighbours at zero)');
+    expect(r.stdout).toContain('COPLE-Net (4, 8, 16, 32, 64), 3 input channels (1 context slice each side)');
+    expect(r.stdout.match(/^\[float32\] test_00[01]: \d+ lesions/gm)).toHaveLength(2);
+    const { stateDict } = readSafetensors(new Uint8Array(readFileSync(join(out, 'coplenet.safetensors'))), 'coplenet.safetensors');
+    expect(stateDict.get('in_conv.conv_conv_se.0.conv.weight')!.shape).toEqual([4, 3, 3, 3]);
+    expect(readFileSync(join(out, 'MODEL_CARD.md'), 'utf8')).toContain('3 input channels (each axial slice with its 1 neighbour on either side: "context_slices": 1');
+  });
+
   it('reports bad arguments in one line', () => {
     const base = ['--cases', '1', '--steps', '1', '--out', tmp];
     expectOneLineError(train(...base, '--patch', '40'), /--patch must be a multiple of 16/);
@@ -63,5 +79,6 @@ describe('train:default', () => {
     expectOneLineError(train(...base, '--dice', 'both'), /--dice must be patch .* or pooled/);
     expectOneLineError(train(...base, '--positives', 'blobs'), /--positives must be voxel .* or lesion/);
     expectOneLineError(train(...base, '--hard-negatives', '2'), /--hard-negatives must be a share in 0…1, got "2"/);
+    expectOneLineError(train(...base, '--context-slices', '9'), /--context-slices must be an integer in 0…8, got "9"/);
   });
 });

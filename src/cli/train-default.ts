@@ -3,7 +3,8 @@
  *   [--features 32,64,128,256,512] [--labels truth|observer:<name>|each-observer|staple|majority]
  *   [--batch 4] [--patch 96] [--lr 1e-3] [--dice patch|pooled] [--size 160,160,24] [--spacing 2,2,5] [--test-cases 6]
  *   [--val-cases 2] [--checkpoint DIR] [--resume] [--time-limit MINUTES]
- *   [--init WEIGHTS] [--kinds GGO,CONSOLIDATION,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO]`
+ *   [--init WEIGHTS] [--kinds GGO,CONSOLIDATION,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO]
+ *   [--context-slices R]`
  *
  * Trains the project's own default COPLE-Net weights on synthetic chest CT phantoms (src/engine/synth)
  * and evaluates them on held-out phantoms with the app's inference path (`segmentVolume` with the
@@ -12,6 +13,9 @@
  * the held-out Dice stays within 0.005 of float32) and `<out>/MODEL_CARD.md`.
  * `--positives lesion` centres positive patches lesion by lesion (small lesions as often as large);
  * `--hard-negatives R` draws a share R of negative centres on the phantoms' lung vessels (PatchOptions).
+ * `--context-slices R` gives the network each slice's R neighbours on either side as extra input channels
+ * (2.5D, src/engine/inference/slice-context.ts); `--init` may then be one-channel weights, widened so
+ * that the network starts out computing what they did (src/models/input-channels.ts).
  * Must run through `node scripts/run-ts.mjs` (tfjs gradients; see scripts/run-ts.mjs).
  */
 import { cpus } from 'node:os';
@@ -29,11 +33,14 @@ import { casesFromScans, parseLabelSource, prepareCases, validationSlices, type 
 import { Trainer, type StepInfo, type TrainerConfig } from '../engine/training/trainer';
 import { readSafetensors, readWeights, writeSafetensors, type StateDict } from '../engine/weights';
 import { createNetwork, type Network } from '../models';
+import { inputChannels, widenInputChannels } from '../models/input-channels';
+import { DEFAULT_COPLENET_PIPELINE, withSliceContext } from '../engine/inference';
+import { contextChannels } from '../engine/inference/slice-context';
 import { runCli } from './files';
-import { binTable, evaluate as evaluateCases, fmt, meanDice, pooledDice, type CaseResult } from './phantom-eval';
+import { binTable, evaluate as evaluateCases, fmt, meanDice, pooledDice, type CaseResult, type EvaluateOptions } from './phantom-eval';
 
 const USAGE =
-  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO]';
+  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO] [--context-slices R]';
 
 function parse() {
   try {
@@ -62,6 +69,7 @@ function parse() {
         kinds: { type: 'string' },
         positives: { type: 'string', default: 'voxel' },
         'hard-negatives': { type: 'string', default: '0' },
+        'context-slices': { type: 'string', default: '0' },
       },
     }).values;
   } catch (e) {
@@ -87,7 +95,7 @@ async function loadWeights(path: string): Promise<StateDict> {
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
-const evaluate = (network: Network, cases: GeneratedCase[], what: string) => evaluateCases(network, cases, what, log);
+const evaluate = (network: Network, cases: GeneratedCase[], what: string, opts: EvaluateOptions) => evaluateCases(network, cases, what, log, opts);
 
 runCli(async () => {
   const t0 = performance.now();
@@ -114,6 +122,9 @@ runCli(async () => {
   if (v.positives !== 'voxel' && v.positives !== 'lesion') throw new Error(`--positives must be voxel (any lesion voxel, MONAI) or lesion (each lesion equally likely), got "${v.positives}"`);
   const hardNegatives = Number(v['hard-negatives']);
   if (!(hardNegatives >= 0 && hardNegatives <= 1) || !v['hard-negatives']!.trim()) throw new Error(`--hard-negatives must be a share in 0…1, got "${v['hard-negatives']}"`);
+  const contextSlices = int('context-slices', v['context-slices'], 0, 8);
+  const inChannels = contextChannels(contextSlices);
+  const pipeline = withSliceContext(DEFAULT_COPLENET_PIPELINE, contextSlices);
   const timeLimit = v['time-limit'] ? numbers('time-limit', v['time-limit'], 1)[0] * 60 : Infinity;
 
   // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
@@ -134,7 +145,7 @@ runCli(async () => {
   const vessels = (c: GeneratedCase) => Uint8Array.from(c.tissue.data as Uint8Array, (t) => (t === TISSUE.VESSEL ? 1 : 0));
   const trainScan = (c: GeneratedCase, n: number): AnnotatedScan => ({ ...toScan(c, `train_${n}`), ...(hardNegatives > 0 && { hardNegatives: vessels(c) }) });
   const prepared = prepareCases(casesFromScans(train.map(trainScan), labelSource));
-  const validation = validationSlices(prepareCases(casesFromScans(val.map((c, n) => toScan(c, `val_${n}`)), { kind: 'truth' })), { maxSlicesPerCase: 12 });
+  const validation = validationSlices(prepareCases(casesFromScans(val.map((c, n) => toScan(c, `val_${n}`)), { kind: 'truth' })), { maxSlicesPerCase: 12, contextSlices });
   const lesionCount = train.reduce((s, c) => s + c.lesions.length, 0);
   log(`data: ${cases} training phantoms (${lesionCount} lesions), ${valCases} validation, ${testCases} test, ${size.join('×')} at ${spacing.join('×')} mm, labels ${v.labels} (${((performance.now() - tData) / 1000).toFixed(1)} s)`);
 
@@ -143,7 +154,7 @@ runCli(async () => {
     loss: { kind: 'dicece', batch: v.dice === 'pooled' },
     optimizer: { kind: 'adam', schedule: { kind: 'cosine', lr, totalSteps: steps, minLr: lr / 50 } },
     steps,
-    patches: { patchSize: patch, batchSize: batch, pos: 1, neg: 1, positives: v.positives, hardNegativeRatio: hardNegatives },
+    patches: { patchSize: patch, batchSize: batch, pos: 1, neg: 1, positives: v.positives, hardNegativeRatio: hardNegatives, contextSlices },
     seed,
     validateEvery: Math.max(1, Math.round(steps / 10)),
     checkpointEvery: 25,
@@ -160,11 +171,13 @@ runCli(async () => {
   };
   const data = { train: prepared, validation, store, key, onStep };
   const saved = v.resume ? await store.load(key) : null;
-  const init = !saved && v.init ? await loadWeights(v.init) : undefined;
+  const given = !saved && v.init ? await loadWeights(v.init) : undefined;
+  const widen = given !== undefined && inChannels > 1 && inputChannels(given, v.init!) === 1;
+  const init = widen ? widenInputChannels(given, inChannels, v.init!) : given;
   const trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(config, data, init);
-  if (init) log(`initialised from ${v.init} (warm start)`);
+  if (init) log(`initialised from ${v.init} (warm start${widen ? `; one-channel weights widened to ${inChannels} input channels, neighbours at zero` : ''})`);
   if (saved) log(`resumed from ${join(v.checkpoint!, key)} at step ${saved.step}`);
-  log(`COPLE-Net (${features.join(', ')}): ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${Number((lr / 50).toPrecision(3))}, Dice (${v.dice === 'pooled' ? 'pooled over the batch' : 'per patch'}) + CE, ${batch}×${patch}² patches (pos:neg 1:1${sampling(config.patches)}), ${steps} steps`);
+  log(`COPLE-Net (${features.join(', ')})${contextSlices ? `, ${inChannels} input channels (${contextSlices} context slice${contextSlices > 1 ? 's' : ''} each side)` : ''}: ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${Number((lr / 50).toPrecision(3))}, Dice (${v.dice === 'pooled' ? 'pooled over the batch' : 'per patch'}) + CE, ${batch}×${patch}² patches (pos:neg 1:1${sampling(config.patches)}), ${steps} steps`);
   const tTrain = performance.now();
   const status = await trainer.run();
   const trainSeconds = (performance.now() - tTrain) / 1000;
@@ -173,12 +186,12 @@ runCli(async () => {
 
   // Evaluation on the held-out phantoms, float32 then float16-rounded weights.
   const sd32 = await trainer.network.stateDict();
-  const results32 = await evaluate(trainer.network, test, 'float32');
+  const results32 = await evaluate(trainer.network, test, 'float32', { pipeline });
   const meta = { format: 'pt', model: 'coplenet', features: features.join(','), seed: String(seed), steps: String(trainer.step), labels: v.labels! };
   const bytes16 = writeSafetensors(sd32, { float16: true, metadata: meta });
-  const net16 = createNetwork('coplenet', { features });
+  const net16 = createNetwork('coplenet', { features, inChannels });
   net16.loadStateDict(readSafetensors(bytes16, 'float16 weights').stateDict);
-  const results16 = await evaluate(net16, test, 'float16');
+  const results16 = await evaluate(net16, test, 'float16', { pipeline });
   net16.dispose();
   const d32 = meanDice(results32);
   const d16 = meanDice(results16);
@@ -281,7 +294,7 @@ authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fin
 
 ## Model
 - MONAI research-contributions COPLE-Net (spec §1), features (${c.features.join(', ')}), bilinear
-  upsampling, 1 input channel, 2 classes (background, lesion); ${c.params.toLocaleString('en-US')} trainable parameters.
+  upsampling, ${p.contextSlices ? `${2 * p.contextSlices + 1} input channels (each axial slice with its ${p.contextSlices} neighbour${p.contextSlices > 1 ? 's' : ''} on either side: "context_slices": ${p.contextSlices}, src/engine/inference/slice-context.ts)` : '1 input channel'}, 2 classes (background, lesion); ${c.params.toLocaleString('en-US')} trainable parameters.
 - File: safetensors, PyTorch state-dict keys and layout (MONAI 0.2.0 names), ${c.useHalf ? 'float16' : 'float32'} storage (${(c.bytes / 1e6).toFixed(1)} MB).
   float16 is used when the held-out mean Dice stays within 0.005 of float32: float32 ${fmt(c.d32, 4)}, float16 ${fmt(c.d16, 4)}.
 - Input: the default COPLE-Net inference pipeline (src/engine/inference/pipeline.ts): lung crop + 10 mm,

@@ -28,7 +28,7 @@ export function InferencePanel() {
         ))}
       </p>
       <p className="hint" data-testid="model-info">
-        {model ? `COPLE-Net ${model.features.join('/')}, ${model.parameters.toLocaleString('en')} parameters, ${model.weights}` : 'No model loaded.'}
+        {model ? `COPLE-Net ${model.features.join('/')}, ${model.parameters.toLocaleString('en')} parameters, ${model.contextSlices ? `input: each slice with ${model.contextSlices} neighbour${model.contextSlices > 1 ? 's' : ''} on either side, ` : ''}${model.weights}` : 'No model loaded.'}
       </p>
       {model?.weights.startsWith('default weights') && (
         <p className="hint warning-text" data-testid="weights-disclaimer">

@@ -45,11 +45,13 @@ export function PipelinePanel() {
   const [steps, setSteps] = useState<PreviewStep[] | null>(null);
   const [busy, setBusy] = useState(false);
 
+  // Reloaded when the model changes: loading weights may set the pipeline's "context_slices".
+  const model = useStore((s) => s.model);
   useEffect(() => {
     void engine()
       .currentPipeline()
       .then((p) => setText(JSON.stringify(p, null, 2)));
-  }, []);
+  }, [model]);
 
   if (!scan) return null;
   const apply = async () => {

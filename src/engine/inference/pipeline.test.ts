@@ -9,7 +9,7 @@ import type { Volume } from '../volume';
 import { activationBytes, batchSizeFor } from './batch-size';
 import { findLungCrop } from './lung-crop';
 import { connectedComponents, removeSmallObjects } from '../labels/components';
-import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, parsePostprocessing, previewPipelineSteps, withFlipTta, withSmallLesionRemoval, type InferencePipeline } from './pipeline';
+import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, parsePostprocessing, previewPipelineSteps, withFlipTta, withSliceContext, withSmallLesionRemoval, type InferencePipeline } from './pipeline';
 import { segmentVolume } from './segment';
 import { slidingWindowInference } from './sliding-window';
 import { balancedCopleNet, flipJ, tinyChest } from './test-chest';
@@ -416,5 +416,67 @@ describe('batch size from memory', () => {
     expect(batchSizeFor(2048, 2048, coplenet, webgpu)).toBe(1); // never 0
     // A 3D item: 96³ windows of a 16..256 U-Net: 2 · 16 · 96³ · 4 = 108 MiB → 1 per batch.
     expect(batchSizeFor(96, 96, { features: [16, 32, 64, 128, 256], inChannels: 1, outChannels: 2 }, webgpu, { depth: 96 })).toBe(1);
+  });
+});
+
+describe('context_slices', () => {
+  it('feeds each slice with its neighbours as channels (end slices repeated), exactly as on hand-built stacks', async () => {
+    const { D, H, W } = hand;
+    // Channels (s − 1, s, s + 1), clamped to [0, D − 1]; and the same with the centre slice three times.
+    const stacked = new Float32Array(D * H * W * 3);
+    const centreOnly = new Float32Array(D * H * W * 3);
+    for (let s = 0; s < D; s++)
+      for (let p = 0; p < H * W; p++)
+        for (let ch = 0; ch < 3; ch++) {
+          const src = Math.min(D - 1, Math.max(0, s + ch - 1));
+          stacked[(s * H * W + p) * 3 + ch] = hand.data[src * H * W + p];
+          centreOnly[(s * H * W + p) * 3 + ch] = hand.data[s * H * W + p];
+        }
+    // Output bias set so that half the voxels are lesion: probabilities away from 0 and 1.
+    const calib = tf.tensor4d(stacked, [D, H, W, 3]);
+    const net3 = await balancedCopleNet(FEATURES, calib, 4);
+    calib.dispose();
+    const res = await segmentVolume(vol, net3, withSliceContext(DEFAULT_COPLENET_PIPELINE, 1));
+    const prob = async (data: Float32Array) => {
+      const x = tf.tensor4d(data, [D, H, W, 3]);
+      const p = tf.tidy(() => tf.squeeze(tf.slice(tf.softmax(net3.apply(x), -1), [0, 0, 0, 1], [-1, -1, -1, 1]), [3]));
+      const out = (await p.data()) as Float32Array;
+      tf.dispose([x, p]);
+      return out;
+    };
+    const ref = await prob(stacked);
+    const flat = await prob(centreOnly);
+    net3.dispose();
+    const [nx, ny, nz] = vol.dims;
+    let worst = 0;
+    let neighboursMatter = 0;
+    for (let k = 0; k < nz; k++)
+      for (let j = 0; j < ny; j++)
+        for (let i = 0; i < nx; i++) {
+          if (!inCrop(hand.crop, i, j, k)) continue;
+          const n = i + nx * (j + ny * k);
+          const { s, r, c } = hand.at(i, j, k);
+          const q = (s * H + r) * W + c;
+          worst = Math.max(worst, Math.abs(res.probabilities![n] - ref[q]));
+          neighboursMatter = Math.max(neighboursMatter, Math.abs(ref[q] - flat[q]));
+        }
+    expect(worst).toBeLessThan(1e-5);
+    // The neighbours move the output by far more than the tolerance (3.6e-4 measured): the check can tell them apart.
+    expect(neighboursMatter).toBeGreaterThan(1e-4);
+  });
+
+  it('must match the network’s input channels, and is read from the pipeline JSON', async () => {
+    const ctx = withSliceContext(DEFAULT_COPLENET_PIPELINE, 1);
+    expect(ctx.inference).toEqual({ kind: 'slices', context_slices: 1 });
+    expect(withSliceContext(ctx, 0).inference).toEqual({ kind: 'slices' });
+    expect(parsePipeline(JSON.parse(JSON.stringify(ctx)))).toEqual(ctx);
+    for (const bad of [1.5, -1, 9, '1']) {
+      expect(() => parsePipeline({ ...DEFAULT_COPLENET_PIPELINE, inference: { kind: 'slices', context_slices: bad } })).toThrow(/context_slices must be an integer in 0…8/);
+    }
+    expect(() => withSliceContext(DEFAULT_UNET3D_PIPELINE, 1)).toThrow(/context slices need "slices" inference/);
+    await expect(segmentVolume(vol, net, ctx)).rejects.toThrow(/takes 1 channel; the pipeline needs a 1-channel image and a network with 3 input channels \(the slice and 1 neighbour on each side, "context_slices": 1\)/);
+    const net3 = createNetwork('coplenet', { features: FEATURES, inChannels: 3 });
+    await expect(segmentVolume(vol, net3, DEFAULT_COPLENET_PIPELINE)).rejects.toThrow(/takes 3 channels; the pipeline needs \[3, D, H, W\]/);
+    net3.dispose();
   });
 });

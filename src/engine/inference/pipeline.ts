@@ -46,6 +46,11 @@ export interface SliceSettings {
   kind: 'slices';
   /** Average the logits over the in-plane flips of each slice (4 passes; flip-tta.ts). */
   flip_tta?: boolean;
+  /**
+   * Neighbouring slices on each side given as extra channels ("2.5D", slice-context.ts); the
+   * network then has 2·context_slices + 1 input channels. Default 0 (MONAI: one slice, one channel).
+   */
+  context_slices?: number;
 }
 
 export interface InferencePipeline {
@@ -190,6 +195,13 @@ export function withSmallLesionRemoval(pipeline: InferencePipeline, minMl: numbe
   return { ...pipeline, postprocessing: [...pipeline.postprocessing, step] };
 }
 
+/** The pipeline for a slice-wise network that sees `r` neighbouring slices on each side (`context_slices`). */
+export function withSliceContext(pipeline: InferencePipeline, r: number): InferencePipeline {
+  if (pipeline.inference.kind !== 'slices') throw new InputError(pipeline.name, 'context slices need "slices" inference');
+  const { context_slices: _, ...rest } = pipeline.inference;
+  return { ...pipeline, inference: r > 0 ? { ...rest, context_slices: r } : rest };
+}
+
 /** The pipeline with its logits averaged over in-plane flips for this run (`flip_tta`). */
 export function withFlipTta(pipeline: InferencePipeline): InferencePipeline {
   return { ...pipeline, inference: { ...pipeline.inference, flip_tta: true } };
@@ -219,8 +231,10 @@ export function parsePipeline(json: unknown, where = 'pipeline'): InferencePipel
     const known = ['kind', 'roi_size', 'sw_batch_size', 'overlap', 'mode', 'sigma_scale', 'padding_mode', 'cval', 'flip_tta'];
     const bad = Object.keys(inf).filter((k) => !known.includes(k));
     if (bad.length) fail(where, `sliding_window: unknown setting(s) ${bad.join(', ')}`);
-  } else if (inf.kind !== 'slices' || Object.keys(inf).some((k) => k !== 'kind' && k !== 'flip_tta')) {
+  } else if (inf.kind !== 'slices' || Object.keys(inf).some((k) => !['kind', 'flip_tta', 'context_slices'].includes(k))) {
     fail(where, '"inference" must be {"kind": "slices"} or {"kind": "sliding_window", "roi_size": [...]}');
+  } else if (inf.context_slices !== undefined && !(Number.isInteger(inf.context_slices) && (inf.context_slices as number) >= 0 && (inf.context_slices as number) <= 8)) {
+    fail(where, 'slices: context_slices must be an integer in 0…8');
   }
   if (inf.flip_tta !== undefined && typeof inf.flip_tta !== 'boolean') fail(where, 'inference: flip_tta must be true or false');
   parsePostprocessing(p.postprocessing, where);

@@ -12,6 +12,7 @@ import { InputError } from '../io/errors';
 import { imageToVolume, invert, type MetaImage, type TraceRecord } from '../transforms';
 import { fromMat4, inv, matvec } from '../transforms/matrix';
 import { removeSmallObjects } from '../labels/components';
+import { contextChannels, stackSlices } from './slice-context';
 import { flipAveraged } from './flip-tta';
 import { affineLPS, type Volume } from '../volume';
 import type { Network } from '../../models/network';
@@ -72,8 +73,12 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
   const x = d.image as MetaImage;
   const crop = cropInVolume(d.lung_crop as LungCrop | undefined, x, volume);
   if (crop?.notice) notices.push(crop.notice);
-  if (x.shape.length !== 4 || x.shape[0] !== network.inChannels) {
-    throw new InputError(where, `the preprocessed image is [${x.shape.join(', ')}]; ${network.name} needs [${network.inChannels}, D, H, W]`);
+  // Slice context: each slice goes in with its neighbours as channels (slice-context.ts).
+  const context = pipeline.inference.kind === 'slices' ? (pipeline.inference.context_slices ?? 0) : 0;
+  const channels = contextChannels(context);
+  if (x.shape.length !== 4 || x.shape[0] !== 1 || network.inChannels !== channels) {
+    const want = context ? `a 1-channel image and a network with ${channels} input channels (the slice and ${context} neighbour${context > 1 ? 's' : ''} on each side, "context_slices": ${context})` : `[${network.inChannels}, D, H, W]`;
+    throw new InputError(where, `the preprocessed image is [${x.shape.join(', ')}] and ${network.name} takes ${network.inChannels} channel${network.inChannels > 1 ? 's' : ''}; the pipeline needs ${want}`);
   }
   const [, D, H, W] = x.shape;
   const volumetric = isVolumetric(network);
@@ -95,7 +100,8 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
     for (let s0 = 0; s0 < D; s0 += batchSize) {
       if (signal?.aborted) throw abortError(signal);
       const n = Math.min(batchSize, D - s0);
-      const input = tf.tensor4d(data.subarray(s0 * H * W, (s0 + n) * H * W), [n, H, W, 1]);
+      const slices = Array.from({ length: n }, (_, q) => s0 + q);
+      const input = tf.tensor4d(channels === 1 ? data.subarray(s0 * H * W, (s0 + n) * H * W) : stackSlices(data, [D, H, W], slices, context), [n, H, W, channels]);
       try {
         await readActivated(apply(input), post, s0 * H * W, labels, keepProbabilities ? prob : null);
       } finally {

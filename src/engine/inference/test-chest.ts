@@ -42,7 +42,7 @@ export function flipJ(v: Volume): Volume {
 
 /** A seeded random COPLE-Net whose class-1 bias is shifted by the median logit margin on `calib` (N, H, W, 1). */
 export async function balancedCopleNet(features: number[], calib: tf.Tensor, seed = 3): Promise<CopleNet> {
-  const net = createNetwork('coplenet', { features, seed }) as CopleNet;
+  const net = createNetwork('coplenet', { features, seed, inChannels: calib.shape[calib.rank - 1] }) as CopleNet;
   const y = net.apply(calib);
   const v = (await y.data()) as Float32Array;
   y.dispose();

@@ -230,6 +230,37 @@ describe('PatchSampler', () => {
     expect((await new PatchSampler([twoLesions()], { patchSize: 16, seed: 3 }).batch(5)).images).toEqual((await new PatchSampler([plain], { patchSize: 16, seed: 3 }).batch(5)).images);
   });
 
+  it('contextSlices: each patch carries its neighbouring slices as channels (end slices repeated), moved by the same augmentation', async () => {
+    // Without augmentation the centres are those of the one-slice sampler with the same seed.
+    const one = new PatchSampler(cases, { patchSize: 16, batchSize: 4, augment: false, seed: 2 });
+    const three = new PatchSampler(cases, { patchSize: 16, batchSize: 4, augment: false, seed: 2, contextSlices: 1 });
+    const b3 = await three.batch(5);
+    expect(b3.channels).toBe(3);
+    expect(b3.images.length).toBe(4 * 16 * 16 * 3);
+    expect(b3.labels).toEqual((await one.batch(5)).labels);
+    let ends = 0;
+    for (let b = 0; b < 4; b++) {
+      const { caseId, centre } = await three.sample(5, b);
+      const c = cases.find((x) => x.id === caseId)!;
+      const [d, h, w] = c.shape;
+      const [k, j, i] = centre;
+      if (k === 0 || k === d - 1) ends++;
+      for (const [r, q] of [[0, 0], [8, 8], [15, 3]])
+        for (let ch = 0; ch < 3; ch++) {
+          const kk = Math.min(d - 1, Math.max(0, k + ch - 1));
+          expect(b3.images[((b * 16 + r) * 16 + q) * 3 + ch]).toBe(c.image[(kk * h + j - 8 + r) * w + (i - 8 + q)]);
+        }
+    }
+    expect(ends).toBeGreaterThan(0); // the cases have 2–3 slices, so end slices were drawn
+    // With flips and quarter turns, the centre channel is the one-slice patch and the labels are unchanged.
+    const aug = { intensityScale: 0, intensityShift: 0, noiseStd: 0 };
+    const a1 = await new PatchSampler(cases, { patchSize: 16, batchSize: 4, augment: aug, seed: 2 }).batch(6);
+    const a3 = await new PatchSampler(cases, { patchSize: 16, batchSize: 4, augment: aug, seed: 2, contextSlices: 1 }).batch(6);
+    expect(a3.labels).toEqual(a1.labels);
+    for (let n = 0; n < a1.images.length; n++) expect(a3.images[n * 3 + 1]).toBe(a1.images[n]);
+    expect(() => new PatchSampler(cases, { contextSlices: 1.5 })).toThrow(/context slices must be an integer in 0…8, got 1.5/);
+  });
+
   it('rejects bad options with an InputError', () => {
     expect(() => new PatchSampler(cases, { positives: 'blob' as 'lesion' })).toThrow(/positives must be/);
     expect(() => new PatchSampler(cases, { hardNegativeRatio: 1.5 })).toThrow(/hard-negative ratio/);
@@ -254,5 +285,21 @@ describe('validationSlices', () => {
       expect(v.images[(n * 64 + 12) * 64 + 5]).toBe(c.image[(k * 40) * 50 + 2]);
       expect(Array.from(v.labels.subarray(n * 2000, (n + 1) * 2000))).toEqual(Array.from(c.label.subarray(k * 2000, (k + 1) * 2000)));
     });
+  });
+
+  it('contextSlices: each slice with its padded neighbours as channels; the centre channel is the one-slice image', () => {
+    const c = squaresCase('v', 3, 5, 40, 50);
+    const [one] = validationSlices([c], { divisor: 32, maxSlicesPerCase: 3 });
+    const [three] = validationSlices([c], { divisor: 32, maxSlicesPerCase: 3, contextSlices: 1 });
+    expect([three.channels, one.channels]).toEqual([3, 1]);
+    expect(three.labels).toEqual(one.labels);
+    const plane = 64 * 64;
+    for (let n = 0; n < 3 * plane; n++) expect(three.images[n * 3 + 1]).toBe(one.images[n]);
+    // Slices 0, 2, 4: slice 0's lower neighbour is itself, slice 4's upper one too; slice 2's are 1 and 3.
+    const at = (k: number, r: number, q: number) => c.image[(k * 40 + r) * 50 + q];
+    const px = (n: number, ch: number) => three.images[((n * 64 + 12 + 17) * 64 + 7 + 23) * 3 + ch];
+    expect([px(0, 0), px(0, 2)]).toEqual([at(0, 17, 23), at(1, 17, 23)]);
+    expect([px(1, 0), px(1, 2)]).toEqual([at(1, 17, 23), at(3, 17, 23)]);
+    expect([px(2, 0), px(2, 2)]).toEqual([at(3, 17, 23), at(4, 17, 23)]);
   });
 });

@@ -18,6 +18,7 @@
  */
 import { InputError } from '../io/errors';
 import { findLungCrop, type LungCrop, type LungCropOptions } from '../inference/lung-crop';
+import { channelsLast, contextChannels, stackSlices } from '../inference/slice-context';
 import { connectedComponents } from '../labels/components';
 import { majorityVote, staple } from '../metrics';
 import { Rng } from '../random';
@@ -271,14 +272,18 @@ export interface PatchOptions {
   positives?: 'voxel' | 'lesion';
   /** Share of negative centres drawn from a case's hard-negative voxels (when it has any). Default 0. */
   hardNegativeRatio?: number;
+  /** Neighbouring slices on each side given as extra image channels (slice-context.ts). Default 0. */
+  contextSlices?: number;
 }
 
-/** A batch of patches: images (B, P, P, 1) float32 and labels (B, P, P) 0/1, both C order. */
+/** A batch of patches: images (B, P, P, C) float32 and labels (B, P, P) 0/1, both C order. */
 export interface PatchBatch {
   images: Float32Array;
   labels: Uint8Array;
   batchSize: number;
   patchSize: number;
+  /** C: 1, or 2r+1 with r context slices on each side. */
+  channels: number;
 }
 
 interface SamplingCase {
@@ -302,6 +307,7 @@ export class PatchSampler {
   readonly seed: number;
   readonly positives: 'voxel' | 'lesion';
   readonly hardNegativeRatio: number;
+  readonly contextSlices: number;
   private readonly cases: SamplingCase[];
   private readonly augment: Compose | null;
 
@@ -318,6 +324,7 @@ export class PatchSampler {
     this.posRatio = pos / (pos + neg);
     this.positives = opts.positives ?? 'voxel';
     this.hardNegativeRatio = opts.hardNegativeRatio ?? 0;
+    this.contextSlices = checkContextSlices(opts.contextSlices ?? 0, 'patch sampler');
     if (this.positives !== 'voxel' && this.positives !== 'lesion') throw new InputError('patch sampler', `positives must be 'voxel' or 'lesion', got "${String(this.positives)}"`);
     if (!(this.hardNegativeRatio >= 0 && this.hardNegativeRatio <= 1)) throw new InputError('patch sampler', `hard-negative ratio must be in 0…1, got ${this.hardNegativeRatio}`);
     this.augment = opts.augment === false ? null : augmentation(opts.augment);
@@ -350,14 +357,15 @@ export class PatchSampler {
   async batch(step: number): Promise<PatchBatch> {
     const P = this.patchSize;
     const B = this.batchSize;
-    const images = new Float32Array(B * P * P);
+    const C = contextChannels(this.contextSlices);
+    const images = new Float32Array(B * P * P * C);
     const labels = new Uint8Array(B * P * P);
     for (let b = 0; b < B; b++) {
       const { image, label } = await this.sample(step, b);
-      images.set(image.data, b * P * P);
+      images.set(C === 1 ? image.data : channelsLast(image.data, C), b * P * P * C);
       for (let n = 0; n < P * P; n++) labels[b * P * P + n] = label.data[n] > 0.5 ? 1 : 0;
     }
-    return { images, labels, batchSize: B, patchSize: P };
+    return { images, labels, batchSize: B, patchSize: P, channels: C };
   }
 
   /** A patch centre: MONAI's RandCropByPosNegLabel draw, with the lists narrowed by the optional modes. */
@@ -369,19 +377,24 @@ export class PatchSampler {
     return posNegCropCenters(R, [1, this.patchSize, this.patchSize], 1, this.posRatio, c.shape, fg, bg, false) as Vec3[];
   }
 
-  /** Sample `b` of batch `step`: case, centre, crop, augmentation. */
+  /**
+   * Sample `b` of batch `step`: case, centre, crop, augmentation. The image is [C, P, P]: the centre
+   * slice and its context slices as channels (edge slices repeated), augmented together.
+   */
   async sample(step: number, b: number): Promise<{ caseId: string; centre: Vec3; image: MetaImage; label: MetaImage }> {
     const R = new Rng(deriveSeed(this.seed, 'patch', step, b));
     const c = this.cases[R.int(this.cases.length)];
     const P = this.patchSize;
+    const r = this.contextSlices;
     const [centre] = this.centre(R, c);
     const start = [centre[0], centre[1] - Math.floor(P / 2), centre[2] - Math.floor(P / 2)];
     const end = [start[0] + 1, start[1] + P, start[2] + P];
-    const flat = (img: MetaImage): MetaImage => {
-      const out = cropPad(img, start, end);
-      return { ...out, shape: [1, P, P] };
+    const flat = (img: MetaImage, context: number): MetaImage => {
+      // In-plane the window lies inside the (padded) case, so 'edge' only acts on the context slices.
+      const out = cropPad(img, [start[0] - context, start[1], start[2]], [end[0] + context, end[1], end[2]], 'edge');
+      return { ...out, shape: [contextChannels(context), P, P] };
     };
-    let d: Dict = { image: flat(c.image), label: flat(c.label) };
+    let d: Dict = { image: flat(c.image, r), label: flat(c.label, 0) };
     if (this.augment) {
       this.augment.setRandomState(deriveSeed(this.seed, 'augment', step, b));
       d = (await this.augment.call(d)) as Dict;
@@ -405,8 +418,9 @@ function lesionIndices(mask: MetaImage['data'], dims: Vec3): Int32Array[] {
 /** Whole axial slices of one held-out case, padded for the network; Dice is taken on the unpadded part. */
 export interface ValidationSlices {
   id: string;
-  /** (count, height, width, 1) padded slices. */
+  /** (count, height, width, channels) padded slices (with their context slices as channels). */
   images: Float32Array;
+  channels: number;
   /** (count, rows, cols) labels, unpadded. */
   labels: Uint8Array;
   count: number;
@@ -425,11 +439,14 @@ export interface ValidationOptions {
   maxSlicesPerCase?: number;
   /** Pad height and width up to a multiple of this (the inference pipeline's DivisiblePadd: 32). Default 32. */
   divisor?: number;
+  /** Neighbouring slices on each side as extra channels, as the network was trained (slice-context.ts). Default 0. */
+  contextSlices?: number;
 }
 
 /** Validation slices of held-out cases, padded symmetrically by reflection to `divisor` (as the default inference pipeline). */
 export function validationSlices(cases: readonly PreparedCase[], opts: ValidationOptions = {}): ValidationSlices[] {
   const divisor = opts.divisor ?? 32;
+  const r = checkContextSlices(opts.contextSlices ?? 0, 'validation slices');
   return cases.map((c) => {
     const [d, h, w] = c.shape;
     const count = Math.min(d, opts.maxSlicesPerCase ?? d);
@@ -438,14 +455,17 @@ export function validationSlices(cases: readonly PreparedCase[], opts: Validatio
     const W = Math.ceil(w / divisor) * divisor;
     const top = Math.floor((H - h) / 2);
     const left = Math.floor((W - w) / 2);
-    const images = new Float32Array(count * H * W);
     const labels = new Uint8Array(count * h * w);
-    const img = asImage(c.image, [w, h, d]);
-    ks.forEach((k, n) => {
-      const slab = cropPad(img, [k, -top, -left], [k + 1, H - top, W - left], 'reflect');
-      images.set(slab.data as Float32Array, n * H * W);
-      labels.set(c.label.subarray(k * h * w, (k + 1) * h * w), n * h * w);
-    });
-    return { id: c.id, images, labels, count, height: H, width: W, rows: h, cols: w, top, left };
+    // Every slice padded in-plane by reflection (as DivisiblePadd), then the chosen ones stacked with their context.
+    const padded = cropPad(asImage(c.image, [w, h, d]), [0, -top, -left], [d, H - top, W - left], 'reflect').data;
+    const images = stackSlices(padded, [d, H, W], ks, r);
+    ks.forEach((k, n) => labels.set(c.label.subarray(k * h * w, (k + 1) * h * w), n * h * w));
+    return { id: c.id, images, channels: contextChannels(r), labels, count, height: H, width: W, rows: h, cols: w, top, left };
   });
+}
+
+/** Context slices must be a whole number 0…8 (an error names `where`). */
+export function checkContextSlices(r: number, where: string): number {
+  if (!(Number.isInteger(r) && r >= 0 && r <= 8)) throw new InputError(where, `context slices must be an integer in 0…8, got ${r}`);
+  return r;
 }

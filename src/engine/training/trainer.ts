@@ -24,6 +24,7 @@ import { deriveSeed } from '../synth/seeds';
 import { readSafetensors, writeSafetensors, type StateDict } from '../weights';
 import { createNetwork, type ModelKind, type Network } from '../../models';
 import { loadOptimizerState, saveOptimizerState, type CheckpointStore, type DataOptions, type TrainingCheckpoint } from './checkpoint';
+import { contextChannels } from '../inference/slice-context';
 import { PatchSampler, type PatchBatch, type PatchOptions, type PreparedCase, type ValidationSlices } from './data';
 import { crossEntropyLoss, diceCELoss, diceLoss, nrDiceLoss, oneHotTarget, type NRDiceOptions } from './losses';
 import { createOptimizer, type OptimizerOptions, type ScheduledOptimizer } from './optim';
@@ -158,12 +159,18 @@ function checkConfig(c: TrainerConfig): void {
   }
 }
 
-/** Eval-mode argmax labels of (n, h, w, 1) slices, `batch` at a time: (n, h, w) 0/1. */
-export async function predictSlices(network: Network, images: Float32Array, n: number, h: number, w: number, batch = 4): Promise<Uint8Array> {
+/** The network a config trains: its input channels follow the patches' context slices. */
+function networkOptions(config: TrainerConfig) {
+  return { features: config.model.features, seed: config.model.seed, inChannels: contextChannels(config.patches.contextSlices ?? 0) };
+}
+
+/** Eval-mode argmax labels of (n, h, w, channels) slices, `batch` at a time: (n, h, w) 0/1. */
+export async function predictSlices(network: Network, images: Float32Array, n: number, h: number, w: number, batch = 4, channels = 1): Promise<Uint8Array> {
   const out = new Uint8Array(n * h * w);
+  const size = h * w * channels;
   for (let i = 0; i < n; i += batch) {
     const m = Math.min(batch, n - i);
-    const labels = tf.tidy(() => tf.argMax(network.apply(tf.tensor4d(images.subarray(i * h * w, (i + m) * h * w), [m, h, w, 1])), -1));
+    const labels = tf.tidy(() => tf.argMax(network.apply(tf.tensor4d(images.subarray(i * size, (i + m) * size), [m, h, w, channels])), -1));
     out.set(await labels.data(), i * h * w);
     labels.dispose();
   }
@@ -175,7 +182,7 @@ export async function validationDice(network: Network, sets: readonly Validation
   let inter = 0;
   let sum = 0;
   for (const v of sets) {
-    const pred = await predictSlices(network, v.images, v.count, v.height, v.width, batch);
+    const pred = await predictSlices(network, v.images, v.count, v.height, v.width, batch, v.channels);
     for (let s = 0; s < v.count; s++) {
       for (let r = 0; r < v.rows; r++) {
         const p0 = (s * v.height + r + v.top) * v.width + v.left;
@@ -229,7 +236,7 @@ export class Trainer {
   /** A new run: the network initialised from `config.model.seed`, or from `initialWeights` (fine-tuning). */
   static async create(config: TrainerConfig, data: TrainerData, initialWeights?: StateDict): Promise<Trainer> {
     checkConfig(config);
-    const network = createNetwork(config.model.kind, { features: config.model.features, seed: config.model.seed });
+    const network = createNetwork(config.model.kind, networkOptions(config));
     if (initialWeights) network.loadStateDict(initialWeights, { source: 'initial weights' });
     return Trainer.assemble(config, network, data, 0);
   }
@@ -246,7 +253,7 @@ export class Trainer {
   static async fromCheckpoint(ckpt: TrainingCheckpoint, data: TrainerData): Promise<Trainer> {
     const config = ckpt.config;
     checkConfig(config);
-    const network = createNetwork(config.model.kind, { features: config.model.features, seed: config.model.seed });
+    const network = createNetwork(config.model.kind, networkOptions(config));
     network.loadStateDict(readSafetensors(ckpt.weights, 'checkpoint weights').stateDict, { source: 'checkpoint weights' });
     const t = Trainer.assemble(config, network, data, ckpt.step, ckpt.teacher?.weights);
     await loadOptimizerState(t.optimizer, ckpt.optimizerState, t.tfNameOf);
@@ -264,7 +271,7 @@ export class Trainer {
     let teacher: AdaptiveTeacher | null = null;
     const se = config.selfEnsembling;
     if (se) {
-      teacherNet = createNetwork(config.model.kind, { features: config.model.features });
+      teacherNet = createNetwork(config.model.kind, { ...networkOptions(config), seed: undefined });
       if (teacherWeights) teacherNet.loadStateDict(readSafetensors(teacherWeights, 'checkpoint teacher').stateDict, { source: 'checkpoint teacher' });
       else for (const [[, s], [, t]] of zip(network.namedParameters(), teacherNet.namedParameters())) t.variable.assign(s.variable);
       const floats = (net: Network) => Object.fromEntries([...net.namedParameters()].filter(([, p]) => p.variable.dtype === 'float32').map(([k, p]) => [k, p.variable]));
@@ -305,7 +312,7 @@ export class Trainer {
     const s = this.done;
     const batch = await this.sampler.batch(s);
     const { batchSize: B, patchSize: P } = batch;
-    const x = tf.tensor4d(batch.images, [B, P, P, 1]);
+    const x = tf.tensor4d(batch.images, [B, P, P, batch.channels]);
     const y = tf.tidy(() => oneHotTarget(batch.labels, [B, P, P], this.network.outChannels));
     const teacherLogits = this.teacherNet ? this.teacherNet.apply(x, { training: false }) : null;
     const se = this.config.selfEnsembling;

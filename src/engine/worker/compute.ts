@@ -5,17 +5,20 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors';
-import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, segmentVolume, withFlipTta, withSmallLesionRemoval, type InferencePipeline, type PreviewStep, type SegmentResult } from '../inference';
+import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, segmentVolume, withFlipTta, withSliceContext, withSmallLesionRemoval, type InferencePipeline, type PreviewStep, type SegmentResult } from '../inference';
 import { DEFAULT_BACKEND_ORDER, initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from '../tf/backend';
 import { readWeights } from '../weights';
 import type { Volume } from '../volume';
-import { createNetwork, type ModelKind } from '../../models';
+import { createNetwork, isSliceWise, type ModelKind } from '../../models';
 import { inferFeatures } from '../../models/features';
+import { contextSlicesOf } from '../../models/input-channels';
 import type { Network } from '../../models/network';
 
 export interface ModelInfo {
   kind: ModelKind;
   features: number[];
+  /** Slice-wise networks: neighbouring slices on each side the weights take as extra channels (0: one slice). */
+  contextSlices: number;
   parameters: number;
   weights: string;
   notices: string[];
@@ -51,7 +54,8 @@ export async function loadModel(kind: ModelKind, weights: { name: string; bytes:
   if (!backend) await startBackend(backendOrder, backendOptions);
   const { stateDict } = readWeights(weights.bytes, weights.name);
   const features = inferFeatures(stateDict, weights.name);
-  const next = createNetwork(kind, { features });
+  const contextSlices = isSliceWise(kind) ? contextSlicesOf(stateDict, weights.name) : 0;
+  const next = createNetwork(kind, { features, ...(contextSlices && { inChannels: 2 * contextSlices + 1 }) });
   let notices: string[];
   try {
     notices = next.loadStateDict(stateDict, { source: weights.name }).notices;
@@ -66,7 +70,12 @@ export async function loadModel(kind: ModelKind, weights: { name: string; bytes:
   network?.dispose();
   network = next;
   modelWeights = weights;
-  model = { kind, features, parameters: next.parameterCount(), weights: weights.name, notices };
+  // The slice pipeline follows the weights' input: one slice, or a slice with its neighbours as channels.
+  if (pipeline.inference.kind === 'slices' && (pipeline.inference.context_slices ?? 0) !== contextSlices) {
+    pipeline = withSliceContext(pipeline, contextSlices);
+    notices = [...notices, contextSlices ? `${weights.name} takes each slice with ${contextSlices} neighbour${contextSlices > 1 ? 's' : ''} on either side (${2 * contextSlices + 1} input channels): the pipeline's "context_slices" is now ${contextSlices}` : `${weights.name} takes one slice at a time: the pipeline's "context_slices" is now 0`];
+  }
+  model = { kind, features, contextSlices, parameters: next.parameterCount(), weights: weights.name, notices };
   return model;
 }
 

@@ -7,7 +7,8 @@ import type { PreparedCase } from '../training/data';
 import { readWeights, writeSafetensors } from '../weights';
 import { CopleNet } from '../../models';
 import type { StepInfo } from '../training/trainer';
-import { currentModel, loadModel, startBackend } from './compute';
+import { widenInputChannels } from '../../models/input-channels';
+import { currentModel, currentPipeline, loadModel, startBackend } from './compute';
 import { applyFineTuned, cancelFineTune, fineTunedWeights, hasCheckpoint, pauseFineTune, setCheckpointStore, splitSlabs, startFineTune, type FineTuneRequest } from './finetune';
 
 describe('fine-tuning in the worker', () => {
@@ -111,5 +112,49 @@ describe('fine-tuning in the worker', () => {
     expect(second.map((s) => s.step)).toEqual([1, 2, 3, 4]);
     expect(second.slice(0, 2).map((s) => s.loss)).toEqual(first.map((s) => s.loss));
     expect(await hasCheckpoint('phantom7-resume')).toEqual({ step: 4, steps: 4 });
+  });
+
+  it('weights that take slice context set the pipeline’s context_slices on load, and fine-tune as a 3-channel network', async () => {
+    const one = new CopleNet({ features: [4, 8, 16, 32, 64], seed: 3 });
+    const oneBytes = writeSafetensors(await one.stateDict());
+    const wide = writeSafetensors(widenInputChannels(await one.stateDict(), 3, 'tiny'));
+    one.dispose();
+    const info = await loadModel('coplenet', { name: 'tiny-2.5d.safetensors', bytes: wide });
+    expect(info.contextSlices).toBe(1);
+    expect(info.notices).toContain('tiny-2.5d.safetensors takes each slice with 1 neighbour on either side (3 input channels): the pipeline\'s "context_slices" is now 1');
+    expect(currentPipeline().inference).toEqual({ kind: 'slices', context_slices: 1 });
+    const phantom = generateCase({ size: [64, 64, 12], spacing: [5, 5, 10] }, 8);
+    const summary = await startFineTune(
+      {
+        scanKey: 'phantom8-context',
+        volume: phantom.scan,
+        observers: phantom.observers.map((o) => ({ name: o.name, mask: o.mask.data as Uint8Array })),
+        labels: 'majority',
+        loss: { kind: 'dice' },
+        optimizer: 'adam',
+        learningRate: 1e-3,
+        steps: 2,
+        batchSize: 2,
+        patchSize: 32,
+        batchNorm: 'train',
+        freezeEncoder: false,
+        selfEnsembling: false,
+        validateEvery: 0,
+        checkpointEvery: 0,
+        validationFraction: 0.25,
+      },
+      false,
+      () => {},
+    );
+    expect(summary).toMatchObject({ state: 'finished', steps: 2 });
+    expect(Number.isFinite(summary.diceAfter)).toBe(true);
+    const tuned = readWeights(await fineTunedWeights('safetensors'), 'fine-tuned.safetensors').stateDict;
+    expect(tuned.get('in_conv.conv_conv_se.0.conv.weight')!.shape).toEqual([4, 3, 3, 3]);
+    await applyFineTuned();
+    expect(currentModel()!.contextSlices).toBe(1);
+    // One-channel weights again: the pipeline goes back to one slice.
+    const back = await loadModel('coplenet', { name: 'tiny.safetensors', bytes: oneBytes });
+    expect(back.notices).toContain('tiny.safetensors takes one slice at a time: the pipeline\'s "context_slices" is now 0');
+    expect(currentPipeline().inference).toEqual({ kind: 'slices' });
   });
 });

@@ -78,13 +78,13 @@ export function splitSlabs(c: PreparedCase, fraction: number): { train: Prepared
   return { train: part(0, cut, ''), validation: part(cut, d, ' (held out)') };
 }
 
-function configOf(req: FineTuneRequest, features: number[]): TrainerConfig {
+function configOf(req: FineTuneRequest, features: number[], contextSlices: number): TrainerConfig {
   return {
     model: { kind: 'coplenet', features },
     loss: req.loss,
     optimizer: { kind: req.optimizer, schedule: { kind: 'cosine', lr: req.learningRate, totalSteps: req.steps } },
     steps: req.steps,
-    patches: { patchSize: req.patchSize, batchSize: req.batchSize },
+    patches: { patchSize: req.patchSize, batchSize: req.batchSize, contextSlices },
     seed: 1,
     batchNorm: req.batchNorm,
     freezeEncoder: req.freezeEncoder,
@@ -119,16 +119,18 @@ export async function startFineTune(req: FineTuneRequest, resume: boolean, onSte
   const scans = [{ id: 'scan', image: req.volume, observers: req.observers }];
   const cases = prepareCases(casesFromScans(scans, parseLabelSource(labels)));
   const { train, validation } = splitSlabs(cases[0], fraction);
+  // The network's input: one slice, or a slice with its neighbours, as the loaded weights (or the saved run) take.
+  const contextSlices = saved?.config.patches.contextSlices ?? model.contextSlices;
   const extraTrain = labels === 'each-observer' ? cases.slice(1).map((c) => splitSlabs(c, fraction).train) : [];
   const data = {
     train: [train, ...extraTrain],
-    validation: validation ? validationSlices([validation], { maxSlicesPerCase: 16 }) : [],
+    validation: validation ? validationSlices([validation], { maxSlicesPerCase: 16, contextSlices }) : [],
     store,
     key,
     dataOptions: { labels, validationFraction: fraction },
     onStep,
   };
-  trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(configOf(req, model.features), data, readWeights(weights.bytes, weights.name).stateDict);
+  trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(configOf(req, model.features, contextSlices), data, readWeights(weights.bytes, weights.name).stateDict);
   // A resumed run's curves start with the saved history (the page showing them may be new).
   for (const h of trainer.history) onStep({ ...h, stepsPerSec: h.seconds > 0 ? 1 / h.seconds : 0 });
   try {
