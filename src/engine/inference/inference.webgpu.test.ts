@@ -6,7 +6,7 @@ import { useWebGPU } from '../../../tests/webgpu';
 import { createNetwork } from '../../models';
 import type { StateDict } from '../weights';
 import { batchSizeFor, deviceLimits } from './batch-size';
-import { DEFAULT_COPLENET_PIPELINE } from './pipeline';
+import { DEFAULT_COPLENET_PIPELINE, withSliceContext } from './pipeline';
 import { segmentVolume, type SegmentResult } from './segment';
 import { slidingWindowInference } from './sliding-window';
 import { tinyChest } from './test-chest';
@@ -15,6 +15,10 @@ const FEATURES = [2, 4, 8, 16, 32];
 const vol = tinyChest(4);
 let weights: StateDict;
 let onCpu: SegmentResult;
+/** A network that takes each slice with one neighbour on either side, and its cpu result. */
+let weights3: StateDict;
+let onCpu3: SegmentResult;
+const CONTEXT = withSliceContext(DEFAULT_COPLENET_PIPELINE, 1);
 let gpu: typeof tfType;
 
 beforeAll(async () => {
@@ -23,6 +27,10 @@ beforeAll(async () => {
   weights = await net.stateDict();
   onCpu = await segmentVolume(vol, net, DEFAULT_COPLENET_PIPELINE);
   net.dispose();
+  const net3 = createNetwork('coplenet', { features: FEATURES, inChannels: 3, seed: 22 });
+  weights3 = await net3.stateDict();
+  onCpu3 = await segmentVolume(vol, net3, CONTEXT);
+  net3.dispose();
   gpu = await useWebGPU();
 });
 
@@ -44,6 +52,16 @@ describe('inference on the WebGPU backend (SwiftShader)', () => {
     let differ = 0;
     for (let n = 0; n < res.mask.length; n++) if (res.mask[n] !== onCpu.mask[n] && Math.abs(onCpu.probabilities![n] - 0.5) > 1e-4) differ++;
     expect(differ).toBe(0);
+  });
+
+  it('runs slices with their neighbours as channels (context_slices 1) like the cpu backend', async () => {
+    const net = createNetwork('coplenet', { features: FEATURES, inChannels: 3 });
+    net.loadStateDict(weights3);
+    const res = await segmentVolume(vol, net, CONTEXT);
+    net.dispose();
+    let worst = 0;
+    for (let n = 0; n < res.probabilities!.length; n++) worst = Math.max(worst, Math.abs(res.probabilities![n] - onCpu3.probabilities![n]));
+    expect(worst).toBeLessThan(1e-4);
   });
 
   it('pads by gather (reflect) and blends windows on the device', async () => {
