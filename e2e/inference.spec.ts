@@ -1,5 +1,8 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { readWeights, writeSafetensors } from '../src/engine/weights';
+import { widenInputChannels } from '../src/models/input-channels';
 import { FIXTURE_WEIGHTS, real, waitForScan } from './helpers';
 
 test('COPLE-Net segments a real CT on the WebGPU backend and the mask lands on the scan grid', async ({ page }) => {
@@ -73,6 +76,36 @@ test('removing small lesion components adds RemoveSmallObjectsd to the run and n
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page.getByTestId('pipeline-json')).toContainText('"connectivity": 3');
   expect(await stored()).toContain('"name":"RemoveSmallObjectsd","args":{"keys":["pred"],"min_size":64,"connectivity":3}');
+});
+
+test('weights that take each slice with its neighbours set the pipeline’s context_slices and segment like the one-slice weights they were widened from', async ({ page }, info) => {
+  // The MONAI fixture widened to 3 input channels (kernel on the centre channel): the same network.
+  const wide = info.outputPath('weights-2.5d.safetensors');
+  const sd = readWeights(new Uint8Array(readFileSync(FIXTURE_WEIGHTS)), 'weights.pt').stateDict;
+  writeFileSync(wide, writeSafetensors(widenInputChannels(sd, 3, 'weights.pt')));
+  await page.goto('/?nosample&backend=wasm');
+  await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
+  await waitForScan(page);
+  await page.getByLabel('probability heat map').uncheck();
+  const masks = () => page.evaluate(() => window.__workbench!.store.getState().layers.filter((l) => l.kind === 'model').map((l) => Array.from(l.data)));
+  const segment = async (n: number) => {
+    await page.getByRole('button', { name: 'Segment lesions' }).click();
+    await expect.poll(async () => (await masks()).length, { timeout: 120_000 }).toBe(n);
+  };
+  await page.getByTestId('weights-input').setInputFiles(FIXTURE_WEIGHTS);
+  await expect(page.getByTestId('model-info')).toContainText('660,402 parameters, weights.pt');
+  await segment(1);
+  await page.getByTestId('weights-input').setInputFiles(wide);
+  await expect(page.getByTestId('model-info')).toContainText('input: each slice with 1 neighbour on either side, weights-2.5d.safetensors');
+  await expect(page.getByTestId('message-info').filter({ hasText: 'context_slices' })).toContainText('weights-2.5d.safetensors takes each slice with 1 neighbour on either side (3 input channels)');
+  const stored = await page.evaluate(async () => (await window.__workbench!.engine().currentPipeline()).inference);
+  expect(stored).toEqual({ kind: 'slices', context_slices: 1 });
+  await page.getByText('Pipeline (MONAI transforms, JSON)').click();
+  await expect(page.getByTestId('pipeline-json')).toContainText('"context_slices": 1');
+  await segment(2);
+  const [one, three] = await masks();
+  expect(one.reduce((a, v) => a + v, 0)).toBeGreaterThan(0);
+  expect(three).toEqual(one);
 });
 
 test('the pipeline panel previews each preprocessing step and refuses a bad pipeline without losing the old one', async ({ page }) => {
