@@ -298,7 +298,7 @@ authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fin
 - File: safetensors, PyTorch state-dict keys and layout (MONAI 0.2.0 names), ${c.useHalf ? 'float16' : 'float32'} storage (${(c.bytes / 1e6).toFixed(1)} MB).
   float16 is used when the held-out mean Dice stays within 0.005 of float32: float32 ${fmt(c.d32, 4)}, float16 ${fmt(c.d16, 4)}.
 - Input: the default COPLE-Net inference pipeline (src/engine/inference/pipeline.ts): lung crop + 10 mm,
-  HU window [−1400, 100] → [0, 1] (clipped), SPL orientation, axial slices padded to a multiple of 32.
+  HU window [−1400, 100] → [0, 1] (clipped), SPL orientation, axial slices padded to a multiple of 32${p.contextSlices ? `, each slice with its ${p.contextSlices} neighbour${p.contextSlices > 1 ? 's' : ''} on either side as channels (\`"context_slices": ${p.contextSlices}\`, set by the app from the weights)` : ''}.
 
 ## Data recipe
 - ${c.cases} training phantoms (${c.lesionCount} lesions), ${c.valCases} validation phantoms (monitoring only),

@@ -7,12 +7,13 @@ import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../tests/shared';
-import { DEFAULT_COPLENET_PIPELINE, segmentVolume } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, segmentVolume, withSliceContext } from '../engine/inference';
 import { compareMasks } from '../engine/metrics';
 import { generateCase } from '../engine/synth/dataset';
 import { initBackend } from '../engine/tf/backend';
 import { readWeights } from '../engine/weights';
 import { createNetwork } from '.';
+import { contextSlicesOf } from './input-channels';
 
 const card = readFileSync(resolve(ROOT, 'public/weights/MODEL_CARD.md'), 'utf8');
 
@@ -30,10 +31,13 @@ describe('default COPLE-Net weights (public/weights)', () => {
     const best = rows.reduce((a, b) => (Number(b[3]) > Number(a[3]) ? b : a));
     const phantom = generateCase({ size, spacing }, Number(best[2]));
     const { stateDict } = readWeights(new Uint8Array(readFileSync(resolve(ROOT, 'public/weights/coplenet.safetensors'))), 'coplenet.safetensors');
-    const net = createNetwork('coplenet');
+    // The weights may take each slice with its neighbours (the card's "context_slices"); the pipeline follows, as in the app.
+    const context = contextSlicesOf(stateDict, 'coplenet.safetensors');
+    expect(card).toContain(context ? `${2 * context + 1} input channels` : '1 input channel');
+    const net = createNetwork('coplenet', { inChannels: 2 * context + 1 });
     net.loadStateDict(stateDict);
-    expect(net.parameterCount()).toBe(10_521_666);
-    const res = await segmentVolume(phantom.scan, net as never, DEFAULT_COPLENET_PIPELINE, { keepProbabilities: false });
+    expect(net.parameterCount()).toBe(10_521_666 + 32 * 9 * 2 * context);
+    const res = await segmentVolume(phantom.scan, net as never, withSliceContext(DEFAULT_COPLENET_PIPELINE, context), { keepProbabilities: false });
     const dice = compareMasks(res.mask, phantom.truth.data, { dims: phantom.scan.dims, spacing: phantom.scan.spacing }).dice;
     expect(dice).toBeGreaterThan(0.85);
     expect(Math.abs(dice - Number(best[3]))).toBeLessThan(0.005);
