@@ -21,6 +21,7 @@ import { readWeights } from '../engine/weights';
 import { createNetwork } from '../models';
 import { inferFeatures } from '../models/features';
 import { contextSlicesOf } from '../models/input-channels';
+import { intArg, positiveNumbers } from './args';
 import { runCli } from './files';
 import { binTable, evaluate, fmt, meanDice, pooledDice } from './phantom-eval';
 
@@ -49,34 +50,22 @@ function parse() {
   }
 }
 
-function positives(name: string, text: string, count: number): number[] {
-  const v = text.split(',').map((s) => Number(s.trim()));
-  if (v.length !== count || v.some((x) => !(x > 0))) throw new Error(`--${name} must be ${count} positive number${count > 1 ? 's separated by commas' : ''}, got "${text}"`);
-  return v;
-}
-
-function integer(name: string, text: string, lo: number, hi: number): number {
-  const v = Number(text);
-  if (!/^\d+$/.test(text.trim()) || v < lo || v > hi) throw new Error(`--${name} must be an integer in ${lo}…${hi}, got "${text}"`);
-  return v;
-}
-
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 runCli(async () => {
   const v = parse();
   if (!v.weights) throw new Error(`--weights is required; ${USAGE}`);
-  const cases = integer('cases', v.cases!, 1, 10000);
-  const seed = integer('seed', v.seed!, 0, 4294967295);
+  const cases = intArg('cases', v.cases!, 1, 10000);
+  const seed = intArg('seed', v.seed!, 0, 4294967295);
   if (!/^[a-z][a-z0-9-]*$/i.test(v.stream!)) throw new Error(`--stream must be a name of letters, digits and dashes (test, val, or a new one), got "${v.stream}"`);
-  const size = positives('size', v.size!, 3).map(Math.round) as [number, number, number];
-  const spacing = positives('spacing', v.spacing!, 3) as [number, number, number];
-  const minMl = v['min-ml'] === undefined ? 0 : positives('min-ml', v['min-ml'], 1)[0];
+  const size = positiveNumbers('size', v.size!, 3).map(Math.round) as [number, number, number];
+  const spacing = positiveNumbers('spacing', v.spacing!, 3) as [number, number, number];
+  const minMl = v['min-ml'] === undefined ? 0 : positiveNumbers('min-ml', v['min-ml'], 1)[0];
   const backendName = v.backend as BackendName;
   if (!['wasm', 'webgpu', 'cpu'].includes(backendName)) throw new Error(`--backend must be wasm, webgpu or cpu, got "${v.backend}"`);
 
   const { stateDict } = readWeights(new Uint8Array(await readFile(v.weights).catch(() => { throw new Error(`${v.weights}: no such file`); })), v.weights);
-  const features = v.features ? positives('features', v.features, 5).map(Math.round) : inferFeatures(stateDict, v.weights);
+  const features = v.features ? positiveNumbers('features', v.features, 5).map(Math.round) : inferFeatures(stateDict, v.weights);
   // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
   (globalThis as { __dirname?: string }).__dirname ??= join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
   const backend = await initBackend([backendName]);

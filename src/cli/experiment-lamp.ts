@@ -41,6 +41,7 @@ import { diceCELoss, oneHotTarget } from '../engine/training/losses';
 import { createOptimizer } from '../engine/training/optim';
 import { posNegCropCenters } from '../engine/transforms/randcrop';
 import { UNetPipe } from '../models/unetpipe';
+import { intArg } from './args';
 import { runCli } from './files';
 
 const USAGE =
@@ -86,11 +87,6 @@ function parse() {
   }
 }
 
-function int(name: string, text: string, lo: number, hi: number): number {
-  const v = Number(text);
-  if (!/^\d+$/.test(text.trim()) || v < lo || v > hi) throw new Error(`--${name} must be an integer in ${lo}…${hi}, got "${text}"`);
-  return v;
-}
 
 function num(name: string, text: string, lo: number, hi: number): number {
   const v = Number(text);
@@ -101,7 +97,7 @@ function num(name: string, text: string, lo: number, hi: number): number {
 function ints(name: string, text: string, count: number | null, lo: number, hi: number): number[] {
   const parts = text.split(',');
   if (count !== null && parts.length !== count) throw new Error(`--${name} must be ${count} integers separated by commas, got "${text}"`);
-  return parts.map((p) => int(name, p, lo, hi));
+  return parts.map((p) => intArg(name, p, lo, hi));
 }
 
 interface Options {
@@ -139,10 +135,10 @@ function parseOptions(): Options {
   if (backend !== 'wasm' && backend !== 'cpu') throw new Error(`--backend must be wasm or cpu, got "${v.backend}"`);
   if (v.only !== undefined && v.only !== 'capacity' && v.only !== 'segmentation') throw new Error(`--only must be capacity or segmentation, got "${v.only}"`);
   if (v.dice !== 'patch' && v.dice !== 'pooled') throw new Error(`--dice must be patch (one Dice per crop) or pooled (one over the batch), got "${v.dice}"`);
-  const batch = int('batch', v.batch!, 1, 64);
-  const micro = int('micro', v.micro!, 1, 64);
+  const batch = intArg('batch', v.batch!, 1, 64);
+  const micro = intArg('micro', v.micro!, 1, 64);
   if (micro > batch) throw new Error(`--micro (${micro}) must not exceed --batch (${batch})`);
-  const crop = int('crop', v.crop!, 32, 1024);
+  const crop = intArg('crop', v.crop!, 32, 1024);
   if (crop % 32) throw new Error(`--crop must be a multiple of 32 (UNetPipe's size divisor), got ${crop}`);
   const validate = v.validate!.trim() === '' ? [] : v.validate!.split(',').map((c) => {
     const m = /^(\d+)x(\d+)$/.exec(c.trim());
@@ -152,24 +148,24 @@ function parseOptions(): Options {
   return {
     budgetBytes: num('budget-gb', v['budget-gb']!, 0.01, 1024) * GiB,
     feats: ints('feats', v.feats!, null, 2, 256),
-    classes: int('classes', v.classes!, 2, 64),
+    classes: intArg('classes', v.classes!, 2, 64),
     batch,
     micro,
-    devices: int('devices', v.devices!, 2, 64),
+    devices: intArg('devices', v.devices!, 2, 64),
     validate,
-    nFeat: int('nfeat', v.nfeat!, 2, 64),
-    cases: int('cases', v.cases!, 1, 1000),
-    testCases: int('test-cases', v['test-cases']!, 1, 1000),
+    nFeat: intArg('nfeat', v.nfeat!, 2, 64),
+    cases: intArg('cases', v.cases!, 1, 1000),
+    testCases: intArg('test-cases', v['test-cases']!, 1, 1000),
     size: ints('size', v.size!, 3, 32, 1024) as [number, number, number],
     spacing: v.spacing!.split(',').map((s) => num('spacing', s, 0.01, 50)) as [number, number, number],
     crop,
-    cropBatch: int('crop-batch', v['crop-batch']!, 1, 64),
-    steps: int('steps', v.steps!, 0, 1_000_000),
-    wholeSteps: int('whole-steps', v['whole-steps']!, 0, 1_000_000),
+    cropBatch: intArg('crop-batch', v['crop-batch']!, 1, 64),
+    steps: intArg('steps', v.steps!, 0, 1_000_000),
+    wholeSteps: intArg('whole-steps', v['whole-steps']!, 0, 1_000_000),
     lr: num('lr', v.lr!, 1e-7, 1),
     pooledDice: v.dice === 'pooled',
     overlap: num('overlap', v.overlap!, 0, 0.99),
-    seed: int('seed', v.seed!, 0, 4294967295),
+    seed: intArg('seed', v.seed!, 0, 4294967295),
     backend,
     out: v.out!,
     capacity: v.only !== 'segmentation',

@@ -49,6 +49,7 @@ import { initBackend, type BackendName } from '../engine/tf/backend';
 import { casesFromScans, prepareCases, type AnnotatedScan } from '../engine/training/data';
 import { Trainer } from '../engine/training/trainer';
 import type { Network } from '../models';
+import { intArg } from './args';
 import { runCli } from './files';
 import { armConfig, observerFor, parseArms, type Arm } from './noisy-arms';
 import { evaluate, fmt, meanDice, pooledDice, type CaseResult } from './phantom-eval';
@@ -88,11 +89,6 @@ function parse() {
   }
 }
 
-function int(name: string, text: string | undefined, lo: number, hi: number): number {
-  const v = Number(text);
-  if (text === undefined || !/^\d+$/.test(text.trim()) || v < lo || v > hi) throw new Error(`--${name} must be an integer in ${lo}…${hi}, got "${text}"`);
-  return v;
-}
 
 function numbers(name: string, text: string, count: number, lo: number, hi: number): number[] {
   const v = text.split(',').map((s) => Number(s.trim()));
@@ -181,14 +177,14 @@ runCli(async () => {
   const t0 = performance.now();
   const v = parse();
   if (!v.out) throw new Error(`--out is required; ${USAGE}`);
-  const cases = int('cases', v.cases, 1, 10000);
-  const testCases = int('test-cases', v['test-cases'], 1, 1000);
-  const steps = int('steps', v.steps, 1, 10_000_000);
-  const seed = int('seed', v.seed, 0, 4294967295);
+  const cases = intArg('cases', v.cases, 1, 10000);
+  const testCases = intArg('test-cases', v['test-cases'], 1, 1000);
+  const steps = intArg('steps', v.steps, 1, 10_000_000);
+  const seed = intArg('seed', v.seed, 0, 4294967295);
   const features = numbers('features', v.features!, 5, 1, 4096).map(Math.round);
-  const patch = int('patch', v.patch, 16, 1024);
+  const patch = intArg('patch', v.patch, 16, 1024);
   if (patch % 16) throw new Error(`--patch must be a multiple of 16 (COPLE-Net's size divisor), got ${patch}`);
-  const batch = int('batch', v.batch, 1, 256);
+  const batch = intArg('batch', v.batch, 1, 256);
   const [lr] = numbers('lr', v.lr!, 1, 1e-8, 1);
   const [gamma] = numbers('gamma', v.gamma!, 1, 0.01, 10);
   if (v.nrdice !== 'pymic' && v.nrdice !== 'paper') throw new Error(`--nrdice must be pymic (Σ(p + g) denominator) or paper (Σp² + Σg²), got "${v.nrdice}"`);

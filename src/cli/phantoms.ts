@@ -10,16 +10,10 @@ import { caseFolder, writeDataset } from '../engine/synth/dataset';
 import { resolvePhantomOptions } from '../engine/synth/phantom';
 import { DEFAULT_PROFILES, parseProfiles } from '../engine/synth/profiles';
 import type { Vec3 } from '../engine/volume';
+import { intArg } from './args';
 import { runCli } from './files';
 
 const USAGE = 'usage: npm run phantoms -- --cases N --observers N --seed S --out DIR [--size X,Y,Z] [--spacing X,Y,Z] [--profiles FILE]';
-
-function integer(name: string, text: string | undefined, lo: number, hi: number): number {
-  if (text === undefined) throw new Error(`--${name} is required; ${USAGE}`);
-  const v = Number(text);
-  if (!/^\d+$/.test(text.trim()) || v < lo || v > hi) throw new Error(`--${name} must be an integer in ${lo}…${hi}, got "${text}"`);
-  return v;
-}
 
 function triple(name: string, text: string, integers: boolean): Vec3 {
   const parts = text.split(',').map((p) => p.trim());
@@ -52,9 +46,9 @@ function parse() {
 runCli(async () => {
   const { values, positionals } = parse();
   if (positionals.length) throw new Error(`unexpected argument "${positionals[0]}"; ${USAGE}`);
-  const cases = integer('cases', values.cases, 1, 100000);
-  const observers = integer('observers', values.observers, 0, 1000);
-  const seed = integer('seed', values.seed, 0, 4294967295);
+  const cases = intArg('cases', values.cases, 1, 100000, USAGE);
+  const observers = intArg('observers', values.observers, 0, 1000, USAGE);
+  const seed = intArg('seed', values.seed, 0, 4294967295, USAGE);
   if (!values.out) throw new Error(`--out is required; ${USAGE}`);
   const out = values.out;
   const size = triple('size', values.size, true);

@@ -36,6 +36,7 @@ import { createNetwork, type Network } from '../models';
 import { inputChannels, widenInputChannels } from '../models/input-channels';
 import { DEFAULT_COPLENET_PIPELINE, withSliceContext } from '../engine/inference';
 import { contextChannels } from '../engine/inference/slice-context';
+import { intArg, positiveNumbers } from './args';
 import { runCli } from './files';
 import { binTable, evaluate as evaluateCases, fmt, meanDice, pooledDice, type CaseResult, type EvaluateOptions } from './phantom-eval';
 
@@ -77,18 +78,6 @@ function parse() {
   }
 }
 
-function int(name: string, text: string | undefined, lo: number, hi: number): number {
-  if (text === undefined) throw new Error(`--${name} is required; ${USAGE}`);
-  const v = Number(text);
-  if (!/^\d+$/.test(text.trim()) || v < lo || v > hi) throw new Error(`--${name} must be an integer in ${lo}…${hi}, got "${text}"`);
-  return v;
-}
-
-function numbers(name: string, text: string, count: number | null): number[] {
-  const v = text.split(',').map((s) => Number(s.trim()));
-  if ((count !== null && v.length !== count) || v.some((x) => !(x > 0))) throw new Error(`--${name} must be ${count ?? 'a list of'} positive numbers separated by commas, got "${text}"`);
-  return v;
-}
 
 async function loadWeights(path: string): Promise<StateDict> {
   return readWeights(new Uint8Array(await readFile(path)), path).stateDict;
@@ -100,32 +89,32 @@ const evaluate = (network: Network, cases: GeneratedCase[], what: string, opts: 
 runCli(async () => {
   const t0 = performance.now();
   const v = parse();
-  const cases = int('cases', v.cases, 1, 10000);
-  const steps = int('steps', v.steps, 1, 10_000_000);
-  const seed = int('seed', v.seed, 0, 4294967295);
+  const cases = intArg('cases', v.cases, 1, 10000, USAGE);
+  const steps = intArg('steps', v.steps, 1, 10_000_000, USAGE);
+  const seed = intArg('seed', v.seed, 0, 4294967295, USAGE);
   if (!v.out) throw new Error(`--out is required; ${USAGE}`);
   const backendName = v.backend as BackendName;
   if (!['wasm', 'webgpu', 'cpu'].includes(backendName)) throw new Error(`--backend must be wasm, webgpu or cpu, got "${v.backend}"`);
-  const features = numbers('features', v.features!, 5).map(Math.round);
+  const features = positiveNumbers('features', v.features!, 5).map(Math.round);
   const labelSource = parseLabelSource(v.labels!);
-  const batch = int('batch', v.batch, 1, 256);
-  const patch = int('patch', v.patch, 16, 1024);
+  const batch = intArg('batch', v.batch, 1, 256, USAGE);
+  const patch = intArg('patch', v.patch, 16, 1024, USAGE);
   if (patch % 16) throw new Error(`--patch must be a multiple of 16 (COPLE-Net's size divisor), got ${patch}`);
-  const lr = numbers('lr', v.lr!, 1)[0];
+  const lr = positiveNumbers('lr', v.lr!, 1)[0];
   if (v.dice !== 'patch' && v.dice !== 'pooled') throw new Error(`--dice must be patch (one Dice per patch, MONAI's default) or pooled (one per batch), got "${v.dice}"`);
-  const size = numbers('size', v.size!, 3) as [number, number, number];
-  const spacing = numbers('spacing', v.spacing!, 3) as [number, number, number];
-  const testCases = int('test-cases', v['test-cases'], 1, 1000);
-  const valCases = int('val-cases', v['val-cases'], 0, 1000);
+  const size = positiveNumbers('size', v.size!, 3) as [number, number, number];
+  const spacing = positiveNumbers('spacing', v.spacing!, 3) as [number, number, number];
+  const testCases = intArg('test-cases', v['test-cases'], 1, 1000, USAGE);
+  const valCases = intArg('val-cases', v['val-cases'], 0, 1000, USAGE);
   // Lesion-kind mix of the training phantoms only; validation and test phantoms keep the defaults.
-  const kinds = v.kinds ? numbers('kinds', v.kinds, 3) : null;
+  const kinds = v.kinds ? positiveNumbers('kinds', v.kinds, 3) : null;
   if (v.positives !== 'voxel' && v.positives !== 'lesion') throw new Error(`--positives must be voxel (any lesion voxel, MONAI) or lesion (each lesion equally likely), got "${v.positives}"`);
   const hardNegatives = Number(v['hard-negatives']);
   if (!(hardNegatives >= 0 && hardNegatives <= 1) || !v['hard-negatives']!.trim()) throw new Error(`--hard-negatives must be a share in 0…1, got "${v['hard-negatives']}"`);
-  const contextSlices = int('context-slices', v['context-slices'], 0, 8);
+  const contextSlices = intArg('context-slices', v['context-slices'], 0, 8, USAGE);
   const inChannels = contextChannels(contextSlices);
   const pipeline = withSliceContext(DEFAULT_COPLENET_PIPELINE, contextSlices);
-  const timeLimit = v['time-limit'] ? numbers('time-limit', v['time-limit'], 1)[0] * 60 : Infinity;
+  const timeLimit = v['time-limit'] ? positiveNumbers('time-limit', v['time-limit'], 1)[0] * 60 : Infinity;
 
   // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
   (globalThis as { __dirname?: string }).__dirname ??= join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
