@@ -32,7 +32,8 @@ describe('phantom evaluation helpers', () => {
   });
 
   it('pool Dice over cases by volume, and average it over the cases with lesions only', () => {
-    const rs = [result(0.5, 2, 2), result(0, 1, 0), result(0, 0, 1)];
+    // compareMasks gives NaN Dice for a case without lesions; its false positives still count.
+    const rs = [result(0.5, 2, 2), result(0, 1, 0), result(NaN, 0, 1)];
     // Intersections 1, 0, 0 mL; volumes 4 + 1 + 1 mL.
     expect(pooledDice(rs)).toBeCloseTo(2 / 6, 12);
     expect(meanDice(rs)).toBeCloseTo(0.25, 12);

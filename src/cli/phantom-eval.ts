@@ -113,9 +113,10 @@ export async function evaluate(network: Network, cases: GeneratedCase[], what: s
   return results;
 }
 
-/** Dice of all test cases' voxels together. */
+/** Dice of all test cases' voxels together (a case without lesions adds its false positives). */
 export function pooledDice(rs: CaseResult[]): number {
-  const inter = rs.reduce((s, r) => s + (r.dice * (r.truthMl + r.predMl)) / 2, 0);
+  // Intersection volume of each case from its Dice; none where the truth or the prediction is empty (Dice NaN or 0).
+  const inter = rs.reduce((s, r) => s + (r.truthMl > 0 && r.predMl > 0 ? (r.dice * (r.truthMl + r.predMl)) / 2 : 0), 0);
   const sum = rs.reduce((s, r) => s + r.truthMl + r.predMl, 0);
   return sum > 0 ? (2 * inter) / sum : 1;
 }
