@@ -15,7 +15,9 @@ describe('eval:phantoms', () => {
   it('reproduces the model card’s held-out Dice of the shipped weights on the same phantoms, and summarises them', () => {
     const r = run('--weights', WEIGHTS, '--stream', 'test', '--cases', '2');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('(COPLE-Net 32, 64, 128, 256, 512)');
+    // The card says whether the shipped weights take each slice with neighbours; the CLI reads it from the weights.
+    const context = /\d+ input channels \(each axial slice with its (\d+) neighbour/.exec(card)?.[1];
+    expect(r.stdout).toContain(`(COPLE-Net 32, 64, 128, 256, 512${context ? `, each slice with ${context} neighbour${context === '1' ? '' : 's'} on either side` : ''})`);
     expect(r.stdout).toContain('stream "test" seed 1, 2 cases, 160×160×24 at 2×2×5 mm; run options: none');
     const lines = caseLines(r.stdout);
     expect(lines.map((m) => m[2])).toEqual(['test_000', 'test_001']);
