@@ -78,7 +78,6 @@ function parse() {
   }
 }
 
-
 async function loadWeights(path: string): Promise<StateDict> {
   return readWeights(new Uint8Array(await readFile(path)), path).stateDict;
 }
