@@ -21,6 +21,7 @@ import { readWeights } from '../engine/weights';
 import { createNetwork } from '../models';
 import { inferFeatures } from '../models/features';
 import { contextSlicesOf } from '../models/input-channels';
+import { contextChannels } from '../engine/inference/slice-context';
 import { intArg, positiveNumbers } from './args';
 import { runCli } from './files';
 import { binTable, evaluate, fmt, meanDice, pooledDice } from './phantom-eval';
@@ -71,7 +72,7 @@ runCli(async () => {
   const backend = await initBackend([backendName]);
   // 2.5D weights take each slice with its neighbours; the pipeline follows, as in the app.
   const context = contextSlicesOf(stateDict, v.weights);
-  const network = createNetwork('coplenet', { features, inChannels: 2 * context + 1 });
+  const network = createNetwork('coplenet', { features, inChannels: contextChannels(context) });
   network.loadStateDict(stateDict);
 
   let pipeline = withSliceContext(DEFAULT_COPLENET_PIPELINE, context);

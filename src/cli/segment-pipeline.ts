@@ -21,6 +21,7 @@ import { readWeights } from '../engine/weights';
 import type { Volume, VoxelArray } from '../engine/volume';
 import { createNetwork, isSliceWise, MODEL_KINDS, type ModelKind } from '../models';
 import { contextSlicesOf } from '../models/input-channels';
+import { contextChannels } from '../engine/inference/slice-context';
 import { readPath, runCli } from './files';
 
 /** Where trained COPLE-Net weights are shipped with the app (trained by a later issue). */
@@ -79,7 +80,7 @@ export async function segmentFile(scanPath: string, outPath: string, opts: Segme
   // A slice-wise network may take each slice with its neighbours (2.5D weights): the default pipeline follows.
   const context = isSliceWise(kind) ? contextSlicesOf(stateDict, weightsPath) : 0;
   const pipeline = given ?? defaultPipeline(kind, context);
-  const net = createNetwork(kind, { features, ...(context && { inChannels: 2 * context + 1 }) });
+  const net = createNetwork(kind, { features, inChannels: contextChannels(context) });
   try {
     const { notices: weightNotices } = net.loadStateDict(stateDict, { source: weightsPath });
     const res = await segmentVolume(volume, net, pipeline);

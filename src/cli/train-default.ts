@@ -282,7 +282,7 @@ authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fin
 
 ## Model
 - MONAI research-contributions COPLE-Net (spec §1), features (${c.features.join(', ')}), bilinear
-  upsampling, ${p.contextSlices ? `${2 * p.contextSlices + 1} input channels (each axial slice with its ${p.contextSlices} neighbour${p.contextSlices > 1 ? 's' : ''} on either side: "context_slices": ${p.contextSlices}, src/engine/inference/slice-context.ts)` : '1 input channel'}, 2 classes (background, lesion); ${c.params.toLocaleString('en-US')} trainable parameters.
+  upsampling, ${p.contextSlices ? `${contextChannels(p.contextSlices)} input channels (each axial slice with its ${p.contextSlices} neighbour${p.contextSlices > 1 ? 's' : ''} on either side: "context_slices": ${p.contextSlices}, src/engine/inference/slice-context.ts)` : '1 input channel'}, 2 classes (background, lesion); ${c.params.toLocaleString('en-US')} trainable parameters.
 - File: safetensors, PyTorch state-dict keys and layout (MONAI 0.2.0 names), ${c.useHalf ? 'float16' : 'float32'} storage (${(c.bytes / 1e6).toFixed(1)} MB).
   float16 is used when the held-out mean Dice stays within 0.005 of float32: float32 ${fmt(c.d32, 4)}, float16 ${fmt(c.d16, 4)}.
 - Input: the default COPLE-Net inference pipeline (src/engine/inference/pipeline.ts): lung crop + 10 mm,

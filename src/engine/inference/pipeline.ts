@@ -24,6 +24,7 @@ import { affineLPS, axisCodes, type Vec3, type Volume } from '../volume';
 import type { Connectivity } from '../labels/components';
 import { volumeToImage } from '../transforms/image';
 import { axialSliceAxis, LungCropd } from './lung-crop';
+import { isContextSlices } from './slice-context';
 import type { BlendMode, SlidingPadMode } from './sliding-window';
 
 export interface SlidingWindowSettings {
@@ -233,7 +234,7 @@ export function parsePipeline(json: unknown, where = 'pipeline'): InferencePipel
     if (bad.length) fail(where, `sliding_window: unknown setting(s) ${bad.join(', ')}`);
   } else if (inf.kind !== 'slices' || Object.keys(inf).some((k) => !['kind', 'flip_tta', 'context_slices'].includes(k))) {
     fail(where, '"inference" must be {"kind": "slices"} or {"kind": "sliding_window", "roi_size": [...]}');
-  } else if (inf.context_slices !== undefined && !(Number.isInteger(inf.context_slices) && (inf.context_slices as number) >= 0 && (inf.context_slices as number) <= 8)) {
+  } else if (inf.context_slices !== undefined && !isContextSlices(inf.context_slices)) {
     fail(where, 'slices: context_slices must be an integer in 0…8');
   }
   if (inf.flip_tta !== undefined && typeof inf.flip_tta !== 'boolean') fail(where, 'inference: flip_tta must be true or false');

@@ -6,9 +6,19 @@
  * the nearest slice is repeated (numpy 'edge'). One helper for inference, validation and training
  * patches, so the three build the same channels.
  */
+import { InputError } from '../io/errors';
 
 /** Channels of a 2D network that sees `r` neighbouring slices on each side. */
 export const contextChannels = (r: number) => 2 * r + 1;
+
+/** Context slices are a whole number 0…8 (17 input channels at most). */
+export const isContextSlices = (r: unknown): r is number => Number.isInteger(r) && (r as number) >= 0 && (r as number) <= 8;
+
+/** `r` when it is a valid number of context slices, else an InputError naming `where`. */
+export function checkContextSlices(r: number, where: string): number {
+  if (!isContextSlices(r)) throw new InputError(where, `context slices must be an integer in 0…8, got ${r}`);
+  return r;
+}
 
 /**
  * The slices `ks` of a (d, h, w) C-order stack, each with its r neighbours on either side, as

@@ -18,7 +18,7 @@
  */
 import { InputError } from '../io/errors';
 import { findLungCrop, type LungCrop, type LungCropOptions } from '../inference/lung-crop';
-import { channelsLast, contextChannels, stackSlices } from '../inference/slice-context';
+import { channelsLast, checkContextSlices, contextChannels, stackSlices } from '../inference/slice-context';
 import { connectedComponents } from '../labels/components';
 import { majorityVote, staple } from '../metrics';
 import { Rng } from '../random';
@@ -462,10 +462,4 @@ export function validationSlices(cases: readonly PreparedCase[], opts: Validatio
     ks.forEach((k, n) => labels.set(c.label.subarray(k * h * w, (k + 1) * h * w), n * h * w));
     return { id: c.id, images, channels: contextChannels(r), labels, count, height: H, width: W, rows: h, cols: w, top, left };
   });
-}
-
-/** Context slices must be a whole number 0…8 (an error names `where`). */
-export function checkContextSlices(r: number, where: string): number {
-  if (!(Number.isInteger(r) && r >= 0 && r <= 8)) throw new InputError(where, `context slices must be an integer in 0…8, got ${r}`);
-  return r;
 }

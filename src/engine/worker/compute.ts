@@ -12,6 +12,7 @@ import type { Volume } from '../volume';
 import { createNetwork, isSliceWise, type ModelKind } from '../../models';
 import { inferFeatures } from '../../models/features';
 import { contextSlicesOf } from '../../models/input-channels';
+import { contextChannels } from '../inference/slice-context';
 import type { Network } from '../../models/network';
 
 export interface ModelInfo {
@@ -55,7 +56,7 @@ export async function loadModel(kind: ModelKind, weights: { name: string; bytes:
   const { stateDict } = readWeights(weights.bytes, weights.name);
   const features = inferFeatures(stateDict, weights.name);
   const contextSlices = isSliceWise(kind) ? contextSlicesOf(stateDict, weights.name) : 0;
-  const next = createNetwork(kind, { features, ...(contextSlices && { inChannels: 2 * contextSlices + 1 }) });
+  const next = createNetwork(kind, { features, inChannels: contextChannels(contextSlices) });
   let notices: string[];
   try {
     notices = next.loadStateDict(stateDict, { source: weights.name }).notices;
@@ -73,7 +74,7 @@ export async function loadModel(kind: ModelKind, weights: { name: string; bytes:
   // The slice pipeline follows the weights' input: one slice, or a slice with its neighbours as channels.
   if (pipeline.inference.kind === 'slices' && (pipeline.inference.context_slices ?? 0) !== contextSlices) {
     pipeline = withSliceContext(pipeline, contextSlices);
-    notices = [...notices, contextSlices ? `${weights.name} takes each slice with ${contextSlices} neighbour${contextSlices > 1 ? 's' : ''} on either side (${2 * contextSlices + 1} input channels): the pipeline's "context_slices" is now ${contextSlices}` : `${weights.name} takes one slice at a time: the pipeline's "context_slices" is now 0`];
+    notices = [...notices, contextSlices ? `${weights.name} takes each slice with ${contextSlices} neighbour${contextSlices > 1 ? 's' : ''} on either side (${contextChannels(contextSlices)} input channels): the pipeline's "context_slices" is now ${contextSlices}` : `${weights.name} takes one slice at a time: the pipeline's "context_slices" is now 0`];
   }
   model = { kind, features, contextSlices, parameters: next.parameterCount(), weights: weights.name, notices };
   return model;
