@@ -10,6 +10,14 @@ import { engine } from './engine-client';
 import { useStore } from './store';
 
 export const DEFAULT_WEIGHTS_URL = `${import.meta.env.BASE_URL}weights/coplenet.safetensors`;
+const DEFAULT_WEIGHTS_NAME = 'default weights (phantoms)';
+/**
+ * The default weights' cut for KeepConfidentComponentsd, chosen on phantoms no run trained or was
+ * scored on (MODEL_CARD.md): their small false positives peak below it, their lesions above.
+ */
+export const DEFAULT_MIN_PEAK = 0.99999;
+
+export const isDefaultWeights = (weights: string) => weights === DEFAULT_WEIGHTS_NAME;
 const BACKENDS: BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 /** Starts the TF.js backend in the worker (`?backend=webgpu` etc. forces one, for tests). */
@@ -59,7 +67,7 @@ export async function loadDefaultWeights(quiet = false): Promise<void> {
   }
   const bytes = new Uint8Array(await res.arrayBuffer());
   if (quiet && userChoseWeights) return;
-  await loadWeights('default weights (phantoms)', bytes, !quiet);
+  await loadWeights(DEFAULT_WEIGHTS_NAME, bytes, !quiet);
 }
 
 /** Probabilities as 10 heat bins (0.1 … 1.0); below 0.1 stays transparent. */
@@ -69,19 +77,22 @@ function probabilityBins(p: Float32Array): Uint8Array {
   return out;
 }
 
-/** What the run removed with RemoveSmallObjectsd, for the run's summary. */
-function removalSummary(minLesionMl: number, removed: { components: number; voxels: number }[], voxelMl: number): string {
-  const components = removed.reduce((a, r) => a + r.components, 0);
-  const ml = removed.reduce((a, r) => a + r.voxels, 0) * voxelMl;
-  return `RemoveSmallObjectsd: ${components} component(s) under ${minLesionMl} mL removed (${ml.toFixed(2)} mL)`;
+/** What each component filter of the run removed, for the run's summary. */
+function removalSummary(removed: { step: string; components: number; voxels: number }[], voxelMl: number): string {
+  return removed.map((r) => `; ${r.step}: ${r.components} component(s) removed (${(r.voxels * voxelMl).toFixed(2)} mL)`).join('');
 }
 
-/**
- * `minLesionMl`: drop lesion components under this volume for this run (RemoveSmallObjectsd by measure);
- * `flipTta`: average the logits over in-plane flips for this run.
- */
-export async function runSegmentation(showProbabilities: boolean, opts: { minLesionMl?: number; flipTta?: boolean } = {}): Promise<void> {
-  const { minLesionMl, flipTta = false } = opts;
+export interface RunOptions {
+  /** Drop lesion components under this volume for this run (RemoveSmallObjectsd by measure). */
+  minLesionMl?: number;
+  /** Drop lesion components whose peak probability stays under this for this run (KeepConfidentComponentsd). */
+  minPeakProbability?: number;
+  /** Average the logits over in-plane flips for this run. */
+  flipTta?: boolean;
+}
+
+export async function runSegmentation(showProbabilities: boolean, opts: RunOptions = {}): Promise<void> {
+  const { minLesionMl, minPeakProbability, flipTta = false } = opts;
   const { scan, model, setBusy, notify } = useStore.getState();
   if (!scan || !model) return;
   let finished = false;
@@ -93,10 +104,10 @@ export async function runSegmentation(showProbabilities: boolean, opts: { minLes
       Comlink.proxy((fraction: number, message: string) => {
         if (!finished) useStore.getState().setBusy({ label: `Segmenting lesions: ${message}`, progress: fraction, cancel });
       }),
-      { ...(minLesionMl === undefined ? {} : { minLesionMl }), ...(flipTta && { flipTta }) },
+      { ...(minLesionMl === undefined ? {} : { minLesionMl }), ...(minPeakProbability === undefined ? {} : { minPeakProbability }), ...(flipTta && { flipTta }) },
     );
-    // Its own layer, so runs with and without the removal can be compared.
-    const removal = minLesionMl === undefined ? '' : `, components < ${minLesionMl} mL removed`;
+    // Its own layer, so runs with and without each option can be compared.
+    const removal = (minLesionMl === undefined ? '' : `, components < ${minLesionMl} mL removed`) + (minPeakProbability === undefined ? '' : `, components peaking < ${minPeakProbability} removed`);
     const name = `${model.kind === 'coplenet' ? 'COPLE-Net' : model.kind} (${model.weights})${flipTta ? ', flip-averaged' : ''}${removal}`;
     addDerivedLayer(name, 'model', res.mask, { color: [255, 215, 0] });
     if (showProbabilities && res.probabilities) {
@@ -104,8 +115,7 @@ export async function runSegmentation(showProbabilities: boolean, opts: { minLes
     }
     const voxels = res.mask.reduce((a, v) => a + (v ? 1 : 0), 0);
     const voxelMl = (scan.volume.spacing[0] * scan.volume.spacing[1] * scan.volume.spacing[2]) / 1000;
-    const removed = minLesionMl === undefined ? '' : `; ${removalSummary(minLesionMl, res.removedObjects, voxelMl)}`;
-    notify('info', `Lesions: ${(voxels * voxelMl).toFixed(1)} mL in ${(res.timings.totalMs / 1000).toFixed(1)} s on ${res.backend} (batch ${res.batchSize})${removed}`);
+    notify('info', `Lesions: ${(voxels * voxelMl).toFixed(1)} mL in ${(res.timings.totalMs / 1000).toFixed(1)} s on ${res.backend} (batch ${res.batchSize})${removalSummary(res.removedObjects, voxelMl)}`);
     for (const n of res.notices) notify('warning', n);
   } catch (err) {
     const aborted = err instanceof Error && err.name === 'AbortError';

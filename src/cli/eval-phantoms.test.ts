@@ -9,7 +9,7 @@ const WEIGHTS = 'public/weights/coplenet.safetensors';
 const card = readFileSync(resolve(ROOT, 'public/weights/MODEL_CARD.md'), 'utf8');
 // The card's held-out table: | case | seed | lesions | truth mL | pred mL | Dice | …
 const cardDice = new Map([...card.matchAll(/^\| (test_\d+) \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|/gm)].map((m) => [m[1], Number(m[2])]));
-const caseLines = (out: string) => [...out.matchAll(/^\[(\w+)\] (\w+_\d+): \d+ lesions, truth ([\d.]+) mL, pred ([\d.]+) mL, Dice ([\d.]+|NaN),/gm)];
+const caseLines = (out: string) => [...out.matchAll(/^\[(\w+)\] (\w+_\d+): \d+ lesions, truth ([\d.]+) mL, pred ([\d.]+) mL, Dice ([\d.]+|NaN), HD95 ([\d.]+|NaN) mm, (\d+) FP components/gm)];
 
 describe('eval:phantoms', () => {
   it('reproduces the model card’s held-out Dice of the shipped weights on the same phantoms, and summarises them', () => {
@@ -44,11 +44,30 @@ describe('eval:phantoms', () => {
     if (Number(line[3]) > 0) expect(Number(line[5])).toBe(0);
   }, 120_000);
 
+  it('removes the components that never reach --min-peak: never more prediction or false positives than without', () => {
+    const args = ['--weights', WEIGHTS, '--stream', 'fresh', '--cases', '2', '--seed', '7', '--size', '96,96,12', '--spacing', '3,3,6'];
+    const plain = run(...args);
+    const sure = run(...args, '--min-peak', '0.99999');
+    expect(sure.status, sure.stderr).toBe(0);
+    expect(sure.stdout).toContain('run options: components peaking under 0.99999 removed');
+    const a = caseLines(plain.stdout);
+    const b = caseLines(sure.stdout);
+    expect(b.map((l) => l[2])).toEqual(['fresh_000', 'fresh_001']);
+    for (let n = 0; n < 2; n++) {
+      expect(Number(b[n][4])).toBeLessThanOrEqual(Number(a[n][4]));
+      expect(Number(b[n][7])).toBeLessThanOrEqual(Number(a[n][7]));
+    }
+    // These two phantoms have unsure specks (35 false-positive components without the filter).
+    const fps = (lines: RegExpExecArray[]) => lines.reduce((s, l) => s + Number(l[7]), 0);
+    expect(fps(b)).toBeLessThan(fps(a));
+  }, 120_000);
+
   itRefusesBadArguments(run, 'eval:phantoms', [
-    [[], 'error: --weights is required; usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--backend wasm|webgpu|cpu]'],
+    [[], 'error: --weights is required; usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P] [--backend wasm|webgpu|cpu]'],
     [['--weights', WEIGHTS, '--cases', '0'], 'error: --cases must be an integer in 1…10000, got "0"'],
     [['--weights', WEIGHTS, '--stream', 'a b'], 'error: --stream must be a name of letters, digits and dashes (test, val, or a new one), got "a b"'],
     [['--weights', WEIGHTS, '--min-ml', 'x'], 'error: --min-ml must be a positive number, got "x"'],
+    [['--weights', WEIGHTS, '--min-peak', '1.5'], 'error: --min-peak must be a probability in (0, 1], got "1.5"'],
     [['--weights', WEIGHTS, '--size', '96,96'], 'error: --size must be 3 positive numbers separated by commas, got "96,96"'],
     [['--weights', 'nope.safetensors'], 'error: nope.safetensors: no such file'],
   ]);

@@ -1,10 +1,11 @@
 /**
  * `npm run eval:phantoms -- --weights FILE [--stream test] [--cases 6] [--seed 1] [--size 160,160,24]
- *   [--spacing 2,2,5] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--backend wasm|webgpu|cpu]`
+ *   [--spacing 2,2,5] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P] [--backend wasm|webgpu|cpu]`
  *
  * Scores COPLE-Net weights on synthetic phantoms against their exact lesion masks, with the app's
  * inference path (`segmentVolume`, the default COPLE-Net pipeline, optionally with the Inference panel's
- * two run options: flip averaging and small-component removal). The phantoms are
+ * run options: flip averaging, small-component removal, and removal of components whose peak
+ * probability stays under P). The phantoms are
  * `generateCase({ size, spacing }, deriveSeed(seed, stream, n))` for n = 0…cases−1: train:default's
  * held-out cases are stream `test`, its validation cases stream `val`; any other stream name gives
  * phantoms no training run has seen. Prints Dice / HD95 per case, the mean and pooled Dice, and lesion
@@ -13,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_COPLENET_PIPELINE, withFlipTta, withSliceContext, withSmallLesionRemoval } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, withConfidentComponents, withFlipTta, withSliceContext, withSmallLesionRemoval } from '../engine/inference';
 import { generateCase } from '../engine/synth/dataset';
 import { deriveSeed } from '../engine/synth/seeds';
 import { initBackend, type BackendName } from '../engine/tf/backend';
@@ -27,7 +28,7 @@ import { runCli } from './files';
 import { binTable, evaluate, fmt, meanDice, pooledDice } from './phantom-eval';
 
 const USAGE =
-  'usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--backend wasm|webgpu|cpu]';
+  'usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P] [--backend wasm|webgpu|cpu]';
 
 function parse() {
   try {
@@ -43,6 +44,7 @@ function parse() {
         features: { type: 'string' },
         flips: { type: 'boolean', default: false },
         'min-ml': { type: 'string' },
+        'min-peak': { type: 'string' },
         backend: { type: 'string', default: 'wasm' },
       },
     }).values;
@@ -62,6 +64,8 @@ runCli(async () => {
   const size = positiveNumbers('size', v.size!, 3).map(Math.round) as [number, number, number];
   const spacing = positiveNumbers('spacing', v.spacing!, 3) as [number, number, number];
   const minMl = v['min-ml'] === undefined ? 0 : positiveNumbers('min-ml', v['min-ml'], 1)[0];
+  const minPeak = v['min-peak'] === undefined ? 0 : positiveNumbers('min-peak', v['min-peak'], 1)[0];
+  if (minPeak > 1) throw new Error(`--min-peak must be a probability in (0, 1], got "${v['min-peak']}"`);
   const backendName = v.backend as BackendName;
   if (!['wasm', 'webgpu', 'cpu'].includes(backendName)) throw new Error(`--backend must be wasm, webgpu or cpu, got "${v.backend}"`);
 
@@ -78,7 +82,8 @@ runCli(async () => {
   let pipeline = withSliceContext(DEFAULT_COPLENET_PIPELINE, context);
   if (v.flips) pipeline = withFlipTta(pipeline);
   if (minMl > 0) pipeline = withSmallLesionRemoval(pipeline, minMl);
-  const options = [v.flips && 'flip averaging', minMl > 0 && `components < ${minMl} mL removed`].filter(Boolean).join(', ') || 'none';
+  if (minPeak > 0) pipeline = withConfidentComponents(pipeline, minPeak);
+  const options = [v.flips && 'flip averaging', minMl > 0 && `components < ${minMl} mL removed`, minPeak > 0 && `components peaking under ${minPeak} removed`].filter(Boolean).join(', ') || 'none';
   log(`weights ${v.weights} (COPLE-Net ${features.join(', ')}${context ? `, each slice with ${context} neighbour${context > 1 ? 's' : ''} on either side` : ''}), backend ${backend.name}; phantoms: stream "${v.stream}" seed ${seed}, ${cases} cases, ${size.join('×')} at ${spacing.join('×')} mm; run options: ${options}`);
 
   const phantoms = Array.from({ length: cases }, (_, n) => generateCase({ size, spacing, observers: [] }, deriveSeed(seed, v.stream!, n)));

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { loadDefaultWeights, loadWeights, runSegmentation } from '../inference';
+import { DEFAULT_MIN_PEAK, isDefaultWeights, loadDefaultWeights, loadWeights, runSegmentation } from '../inference';
 import { useStore } from '../store';
 import { WeightsFileInput } from './WeightsFileInput';
 
@@ -14,6 +14,11 @@ export function InferencePanel() {
   const [minLesionMl, setMinLesionMl] = useState(0.4);
   const minValid = Number.isFinite(minLesionMl) && minLesionMl >= 0;
   const [flipTta, setFlipTta] = useState(false);
+  // On by default for the default weights, whose cut it is (null: the user has not chosen).
+  const [keepConfident, setKeepConfident] = useState<boolean | null>(null);
+  const confident = keepConfident ?? (!!model && isDefaultWeights(model.weights));
+  const [minPeak, setMinPeak] = useState(DEFAULT_MIN_PEAK);
+  const peakValid = minPeak > 0 && minPeak <= 1;
   if (!scan) return null;
   return (
     <section className="panel" data-testid="inference-panel">
@@ -30,7 +35,7 @@ export function InferencePanel() {
       <p className="hint" data-testid="model-info">
         {model ? `COPLE-Net ${model.features.join('/')}, ${model.parameters.toLocaleString('en')} parameters, ${model.contextSlices ? `input: each slice with ${model.contextSlices} neighbour${model.contextSlices > 1 ? 's' : ''} on either side, ` : ''}${model.weights}` : 'No model loaded.'}
       </p>
-      {model?.weights.startsWith('default weights') && (
+      {model && isDefaultWeights(model.weights) && (
         <p className="hint warning-text" data-testid="weights-disclaimer">
           Default weights were trained by this project on synthetic chest phantoms only, not on patient data. For real scans drop
           MONAI's <code>coplenet_pretrained_monai_dict.pt</code> (or fine-tune). Not for clinical use.
@@ -63,13 +68,29 @@ export function InferencePanel() {
         />
         mL
       </label>
+      <label className="row" title="Appends KeepConfidentComponentsd (face connectivity) to the pipeline for the run: a lesion component stays only if its most certain voxel reaches this probability (hysteresis thresholding). The default is the default weights' cut; other weights need their own.">
+        <input type="checkbox" checked={confident} onChange={(e) => setKeepConfident(e.target.checked)} data-testid="keep-confident-toggle" /> Keep only lesion
+        components whose peak probability reaches
+        <input
+          type="number"
+          min={0}
+          max={1}
+          step={0.00001}
+          value={Number.isFinite(minPeak) ? minPeak : ''}
+          onChange={(e) => setMinPeak(e.target.valueAsNumber)}
+          disabled={!confident}
+          aria-label="minimum peak probability"
+          data-testid="keep-confident-p"
+          style={{ width: '6em' }}
+        />
+      </label>
       <label className="row" title="Runs the network on the slices as they are, flipped left-right, up-down and both, and averages the logits (MONAI TestTimeAugmentation-style)">
         <input type="checkbox" checked={flipTta} onChange={(e) => setFlipTta(e.target.checked)} data-testid="flip-tta-toggle" /> Average over
         in-plane flips (4× slower)
       </label>
       <button
-        disabled={!model || !!busy || (removeSmall && !minValid)}
-        onClick={() => runSegmentation(probabilities, { ...(removeSmall && { minLesionMl }), flipTta })}
+        disabled={!model || !!busy || (removeSmall && !minValid) || (confident && !peakValid)}
+        onClick={() => runSegmentation(probabilities, { ...(removeSmall && { minLesionMl }), ...(confident && { minPeakProbability: minPeak }), flipTta })}
       >
         Segment lesions
       </button>

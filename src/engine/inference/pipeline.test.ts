@@ -8,8 +8,8 @@ import { InputError } from '../io/errors';
 import type { Volume } from '../volume';
 import { activationBytes, batchSizeFor } from './batch-size';
 import { findLungCrop } from './lung-crop';
-import { connectedComponents, removeSmallObjects } from '../labels/components';
-import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, parsePostprocessing, previewPipelineSteps, withFlipTta, withSliceContext, withSmallLesionRemoval, type InferencePipeline } from './pipeline';
+import { connectedComponents, keepConfidentComponents, removeSmallObjects } from '../labels/components';
+import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, parsePostprocessing, previewPipelineSteps, withFlipTta, withConfidentComponents, withSliceContext, withSmallLesionRemoval, type InferencePipeline } from './pipeline';
 import { segmentVolume } from './segment';
 import { slidingWindowInference } from './sliding-window';
 import { balancedCopleNet, flipJ, tinyChest } from './test-chest';
@@ -264,6 +264,48 @@ describe('flip_tta', () => {
   });
 });
 
+describe('KeepConfidentComponentsd after AsDiscreted', () => {
+  it('keeps exactly the components whose peak probability reaches min_probability, in order with RemoveSmallObjectsd', async () => {
+    const base = await segmentVolume(vol, net, DEFAULT_COPLENET_PIPELINE);
+    const cc = connectedComponents(base.mask, vol.dims);
+    const peaks = Array.from({ length: cc.count + 1 }, () => 0);
+    for (let v = 0; v < base.mask.length; v++) if (cc.labels[v]) peaks[cc.labels[v]] = Math.max(peaks[cc.labels[v]], base.probabilities![v]);
+    // A cut between two components' peaks, so some go and some stay.
+    const sorted = peaks.slice(1).sort((a, b) => a - b);
+    expect(sorted.length).toBeGreaterThan(2);
+    const mid = sorted.length >> 1;
+    expect(sorted[mid]).toBeLessThan(sorted[mid + 1]);
+    const cut = (sorted[mid] + sorted[mid + 1]) / 2;
+    const kept = new Set(peaks.map((p, id) => (id > 0 && p >= cut ? id : 0)).filter(Boolean));
+    const expected = Uint8Array.from(base.mask, (m, v) => (m && kept.has(cc.labels[v]) ? m : 0));
+    const run = await segmentVolume(vol, net, withConfidentComponents(DEFAULT_COPLENET_PIPELINE, cut), { keepProbabilities: false });
+    expect(run.mask).toEqual(expected);
+    expect(run.probabilities).toBeUndefined();
+    const gone = cc.count - kept.size;
+    const goneVoxels = base.mask.reduce((a, m) => a + (m ? 1 : 0), 0) - expected.reduce((a, m) => a + (m ? 1 : 0), 0);
+    expect(gone).toBe(mid + 1);
+    expect(run.removedObjects).toEqual([{ step: 'KeepConfidentComponentsd', components: gone, voxels: goneVoxels }]);
+    // After a size filter, each step reports what it removed from what the one before left.
+    const minVoxels = Math.min(...cc.sizes.slice(1)) + 1;
+    // 2 × 2 × 5 mm voxels: 20 mm³ each.
+    const both = await segmentVolume(vol, net, withConfidentComponents(withSmallLesionRemoval(DEFAULT_COPLENET_PIPELINE, (minVoxels * 20) / 1000), cut));
+    const small = removeSmallObjects(base.mask, vol.dims, { minSize: minVoxels });
+    expect(small.components).toBeGreaterThan(0);
+    expect(both.removedObjects[0]).toEqual({ step: 'RemoveSmallObjectsd', components: small.components, voxels: small.voxels });
+    expect(both.mask).toEqual(keepConfidentComponents(small.mask, base.probabilities!, vol.dims, { minScore: cut }).mask);
+    expect(both.probabilities).toEqual(base.probabilities);
+  });
+
+  it('round-trips through JSON with face connectivity', () => {
+    const p = withConfidentComponents(DEFAULT_COPLENET_PIPELINE, 0.99999);
+    expect(p.postprocessing[3]).toEqual({ name: 'KeepConfidentComponentsd', args: { keys: ['pred'], min_probability: 0.99999, connectivity: 1 } });
+    expect(parsePipeline(JSON.parse(JSON.stringify(p)))).toEqual(p);
+    expect(parsePostprocessing(p.postprocessing).componentFilters).toEqual([{ name: 'KeepConfidentComponentsd', minProbability: 0.99999, connectivity: 1 }]);
+    const bare = [...DEFAULT_COPLENET_PIPELINE.postprocessing, { name: 'KeepConfidentComponentsd', args: { min_probability: 0.5 } }];
+    expect(parsePostprocessing(bare).componentFilters).toEqual([{ name: 'KeepConfidentComponentsd', minProbability: 0.5, connectivity: 1 }]);
+  });
+});
+
 describe('RemoveSmallObjectsd after AsDiscreted', () => {
   it('removes exactly the components removeSmallObjects predicts from the pipeline’s own mask, and leaves the probabilities', async () => {
     const base = await segmentVolume(vol, net, DEFAULT_COPLENET_PIPELINE);
@@ -278,7 +320,7 @@ describe('RemoveSmallObjectsd after AsDiscreted', () => {
     const run = await segmentVolume(vol, net, withSmallLesionRemoval(DEFAULT_COPLENET_PIPELINE, ml));
     const expected = removeSmallObjects(base.mask, vol.dims, { minSize: minVoxels });
     expect(expected.components).toBeGreaterThan(0);
-    expect(run.removedObjects).toEqual([{ components: expected.components, voxels: expected.voxels }]);
+    expect(run.removedObjects).toEqual([{ step: 'RemoveSmallObjectsd', components: expected.components, voxels: expected.voxels }]);
     expect(run.mask).toEqual(expected.mask);
     expect(run.mask.reduce((a, v) => a + v, 0)).toBe(base.mask.reduce((a, v) => a + v, 0) - expected.voxels);
     expect(run.probabilities).toEqual(base.probabilities);
@@ -288,13 +330,13 @@ describe('RemoveSmallObjectsd after AsDiscreted', () => {
   });
 
   it('reads the step with MONAI’s defaults and round-trips through JSON; the default pipeline has none', () => {
-    expect(parsePostprocessing(DEFAULT_COPLENET_PIPELINE.postprocessing).removeSmallObjects).toEqual([]);
+    expect(parsePostprocessing(DEFAULT_COPLENET_PIPELINE.postprocessing).componentFilters).toEqual([]);
     const p = withSmallLesionRemoval(DEFAULT_COPLENET_PIPELINE, 0.7);
     expect(p.postprocessing[3]).toEqual({ name: 'RemoveSmallObjectsd', args: { keys: ['pred'], min_size: 700, connectivity: 1, by_measure: true } });
     expect(parsePipeline(JSON.parse(JSON.stringify(p)))).toEqual(p);
-    expect(parsePostprocessing(p.postprocessing).removeSmallObjects).toEqual([{ minSize: 700, connectivity: 1, byMeasure: true, pixdim: null, independentChannels: true }]);
+    expect(parsePostprocessing(p.postprocessing).componentFilters).toEqual([{ name: 'RemoveSmallObjectsd', minSize: 700, connectivity: 1, byMeasure: true, pixdim: null, independentChannels: true }]);
     const bare = [...DEFAULT_COPLENET_PIPELINE.postprocessing, { name: 'RemoveSmallObjectsd', args: { keys: ['pred'] } }];
-    expect(parsePostprocessing(bare).removeSmallObjects).toEqual([{ minSize: 64, connectivity: 1, byMeasure: false, pixdim: null, independentChannels: true }]);
+    expect(parsePostprocessing(bare).componentFilters).toEqual([{ name: 'RemoveSmallObjectsd', minSize: 64, connectivity: 1, byMeasure: false, pixdim: null, independentChannels: true }]);
     // The default pipeline itself is unchanged by the helper.
     expect(DEFAULT_COPLENET_PIPELINE.postprocessing.map((s) => s.name)).toEqual(['Activationsd', 'Invertd', 'AsDiscreted']);
   });
@@ -302,6 +344,7 @@ describe('RemoveSmallObjectsd after AsDiscreted', () => {
   it('refuses bad arguments and a misplaced step with a one-line InputError naming the step', () => {
     const [act, invert, disc] = DEFAULT_COPLENET_PIPELINE.postprocessing;
     const step = (args: Record<string, unknown>) => ({ name: 'RemoveSmallObjectsd', args: { keys: ['pred'], ...args } });
+    const confident = (args: Record<string, unknown>) => ({ name: 'KeepConfidentComponentsd', args: { keys: ['pred'], ...args } });
     const bad = (steps: unknown[]) => () => parsePostprocessing(steps, 'model.json');
     const cases: [unknown[], RegExp][] = [
       [[act, invert, disc, step({ min_size: -1 })], /model\.json: RemoveSmallObjectsd: min_size must be a number ≥ 0, got -1/],
@@ -314,7 +357,12 @@ describe('RemoveSmallObjectsd after AsDiscreted', () => {
       [[act, invert, disc, step({ min_size: 4, size: 3 })], /RemoveSmallObjectsd: unknown argument\(s\) size/],
       [[act, invert, disc, { name: 'RemoveSmallObjectsd', args: { keys: ['image'] } }], /RemoveSmallObjectsd: keys must be \["pred"\]/],
       [[act, invert, step({ min_size: 4 }), disc], /RemoveSmallObjectsd must come after AsDiscreted/],
-      [[act, invert, disc, step({ min_size: 4 }), { name: 'KeepLargestConnectedComponentd' }], /then optionally RemoveSmallObjectsd, got .*KeepLargestConnectedComponentd/],
+      [[act, invert, disc, confident({ min_probability: 0 })], /KeepConfidentComponentsd: min_probability must be a number in \(0, 1\], got 0/],
+      [[act, invert, disc, confident({ min_probability: 1.5 })], /KeepConfidentComponentsd: min_probability must be a number in \(0, 1\], got 1.5/],
+      [[act, invert, disc, confident({})], /KeepConfidentComponentsd: min_probability must be a number in \(0, 1\], got undefined/],
+      [[act, invert, disc, confident({ min_probability: 0.9, connectivity: 0 })], /KeepConfidentComponentsd: connectivity must be 1, 2 or 3 .* got 0/],
+      [[act, confident({ min_probability: 0.9 }), invert, disc], /KeepConfidentComponentsd must come after AsDiscreted/],
+      [[act, invert, disc, step({ min_size: 4 }), { name: 'KeepLargestConnectedComponentd' }], /then optionally RemoveSmallObjectsd \/ KeepConfidentComponentsd, got .*KeepLargestConnectedComponentd/],
     ];
     for (const [steps, message] of cases) {
       expect(bad(steps)).toThrow(InputError);

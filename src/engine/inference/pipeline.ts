@@ -2,7 +2,7 @@
  * Inference pipelines as declarative JSON, stored with a model like the inference section of a
  * MONAI bundle: preprocessing transforms (MONAI names and arguments, plus our `LungCropd`),
  * how the network is run, and postprocessing (Activationsd → Invertd → AsDiscreted, then optionally
- * RemoveSmallObjectsd on the discrete mask).
+ * component filters on the discrete mask: MONAI's RemoveSmallObjectsd and our KeepConfidentComponentsd).
  *
  * The COPLE-Net pipeline follows MONAI research-contributions `run_inference.py` (spec §2) and
  * adds the preprocessing its README leaves to the user (§2.2, pitfall 6):
@@ -62,7 +62,8 @@ export interface InferencePipeline {
   inference: SliceSettings | SlidingWindowSettings;
   /**
    * Activationsd {softmax | sigmoid}, Invertd {}, AsDiscreted {argmax | threshold}, in this order, keys ["pred"];
-   * then any RemoveSmallObjectsd {min_size, connectivity?, by_measure?, pixdim?, independent_channels?}.
+   * then any RemoveSmallObjectsd {min_size, connectivity?, by_measure?, pixdim?, independent_channels?}
+   * and KeepConfidentComponentsd {min_probability, connectivity?} (ours), in any order.
    */
   postprocessing: TransformSpec[];
 }
@@ -103,9 +104,11 @@ export interface Postprocessing {
   threshold: number | null;
   /** MONAI Invertd `nearest_interp`: undo resampling of the probabilities with nearest neighbour. */
   nearestInterp: boolean;
-  /** RemoveSmallObjectsd steps, applied in order to the mask on the scan's grid. */
-  removeSmallObjects: RemoveSmallObjectsStep[];
+  /** RemoveSmallObjectsd and KeepConfidentComponentsd steps, applied in order to the mask on the scan's grid. */
+  componentFilters: ComponentFilter[];
 }
+
+export type ComponentFilter = ({ name: 'RemoveSmallObjectsd' } & RemoveSmallObjectsStep) | ({ name: 'KeepConfidentComponentsd' } & KeepConfidentStep);
 
 /** MONAI RemoveSmallObjectsd's arguments, checked (defaults filled in as MONAI's). */
 export interface RemoveSmallObjectsStep {
@@ -118,7 +121,18 @@ export interface RemoveSmallObjectsStep {
   independentChannels: boolean;
 }
 
+/**
+ * KeepConfidentComponentsd (ours, not MONAI): lesion components (all labels together) whose peak
+ * lesion probability stays under `min_probability` become background — hysteresis thresholding
+ * with the discrete mask as the low threshold (labels/components.ts `keepConfidentComponents`).
+ */
+export interface KeepConfidentStep {
+  minProbability: number;
+  connectivity: Connectivity;
+}
+
 const DISCRETE_STEPS = ['Activationsd', 'Invertd', 'AsDiscreted'];
+const FILTER_STEPS = ['RemoveSmallObjectsd', 'KeepConfidentComponentsd'];
 
 const fail = (where: string, msg: string): never => {
   throw new InputError(where, msg);
@@ -137,12 +151,12 @@ function argsOf(step: TransformSpec, allowed: string[], where: string): Record<s
 export function parsePostprocessing(steps: unknown, where = 'pipeline'): Postprocessing {
   if (!Array.isArray(steps)) return fail(where, '"postprocessing" must be an array of {"name", "args"} steps');
   const names = steps.map((s) => (s as TransformSpec)?.name);
-  const misplaced = names.indexOf('RemoveSmallObjectsd');
-  if (misplaced >= 0 && misplaced < DISCRETE_STEPS.length) fail(where, 'RemoveSmallObjectsd must come after AsDiscreted: it removes components of the discrete mask');
-  if (names.slice(0, 3).join(',') !== DISCRETE_STEPS.join(',') || names.slice(3).some((n) => n !== 'RemoveSmallObjectsd')) {
-    fail(where, `postprocessing must be Activationsd, Invertd, AsDiscreted in this order, then optionally RemoveSmallObjectsd, got ${names.join(', ') || 'nothing'}`);
+  const misplaced = names.findIndex((n) => FILTER_STEPS.includes(n));
+  if (misplaced >= 0 && misplaced < DISCRETE_STEPS.length) fail(where, `${names[misplaced]} must come after AsDiscreted: it removes components of the discrete mask`);
+  if (names.slice(0, 3).join(',') !== DISCRETE_STEPS.join(',') || names.slice(3).some((n) => !FILTER_STEPS.includes(n))) {
+    fail(where, `postprocessing must be Activationsd, Invertd, AsDiscreted in this order, then optionally RemoveSmallObjectsd / KeepConfidentComponentsd, got ${names.join(', ') || 'nothing'}`);
   }
-  const [act, invert, disc, ...small] = steps as TransformSpec[];
+  const [act, invert, disc, ...filters] = steps as TransformSpec[];
   const a = argsOf(act, ['keys', 'softmax', 'sigmoid'], where);
   if (!!a.softmax === !!a.sigmoid) fail(where, 'Activationsd needs exactly one of softmax: true or sigmoid: true');
   const i = argsOf(invert, ['keys', 'transform', 'orig_keys', 'nearest_interp'], where);
@@ -157,8 +171,23 @@ export function parsePostprocessing(steps: unknown, where = 'pipeline'): Postpro
     activation: a.softmax ? 'softmax' : 'sigmoid',
     threshold: d.argmax === true ? null : (d.threshold as number),
     nearestInterp: i.nearest_interp === true,
-    removeSmallObjects: small.map((step) => parseRemoveSmallObjects(step, where)),
+    componentFilters: filters.map((step): ComponentFilter =>
+      step.name === 'RemoveSmallObjectsd' ? { name: step.name, ...parseRemoveSmallObjects(step, where) } : { name: 'KeepConfidentComponentsd', ...parseKeepConfident(step, where) },
+    ),
   };
+}
+
+function parseConnectivity(value: unknown, step: string, where: string): Connectivity {
+  const connectivity = value ?? 1;
+  if (!(connectivity === 1 || connectivity === 2 || connectivity === 3)) fail(where, `${step}: connectivity must be 1, 2 or 3 (orthogonal hops in 3D), got ${JSON.stringify(value)}`);
+  return connectivity as Connectivity;
+}
+
+function parseKeepConfident(step: TransformSpec, where: string): KeepConfidentStep {
+  const r = argsOf(step, ['keys', 'min_probability', 'connectivity'], where);
+  const p = r.min_probability;
+  if (typeof p !== 'number' || !(p > 0 && p <= 1)) fail(where, `KeepConfidentComponentsd: min_probability must be a number in (0, 1], got ${JSON.stringify(p)}`);
+  return { minProbability: p as number, connectivity: parseConnectivity(r.connectivity, 'KeepConfidentComponentsd', where) };
 }
 
 /** RemoveSmallObjectsd's arguments; defaults as MONAI's (min_size 64, connectivity 1, independent channels). */
@@ -166,8 +195,7 @@ function parseRemoveSmallObjects(step: TransformSpec, where: string): RemoveSmal
   const r = argsOf(step, ['keys', 'min_size', 'connectivity', 'by_measure', 'pixdim', 'independent_channels'], where);
   const minSize = r.min_size ?? 64;
   if (typeof minSize !== 'number' || !Number.isFinite(minSize) || minSize < 0) fail(where, `RemoveSmallObjectsd: min_size must be a number ≥ 0, got ${JSON.stringify(r.min_size)}`);
-  const connectivity = r.connectivity ?? 1;
-  if (!(connectivity === 1 || connectivity === 2 || connectivity === 3)) fail(where, `RemoveSmallObjectsd: connectivity must be 1, 2 or 3 (orthogonal hops in 3D), got ${JSON.stringify(r.connectivity)}`);
+  const connectivity = parseConnectivity(r.connectivity, 'RemoveSmallObjectsd', where);
   for (const flag of ['by_measure', 'independent_channels']) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') fail(where, `RemoveSmallObjectsd: ${flag} must be true or false`);
   }
@@ -179,11 +207,20 @@ function parseRemoveSmallObjects(step: TransformSpec, where: string): RemoveSmal
   if (p != null && r.by_measure !== true) fail(where, 'RemoveSmallObjectsd: pixdim is only used with by_measure: true');
   return {
     minSize: minSize as number,
-    connectivity: connectivity as Connectivity,
+    connectivity,
     byMeasure: r.by_measure === true,
     pixdim: p != null ? (p as Vec3) : null,
     independentChannels: r.independent_channels !== false,
   };
+}
+
+/**
+ * The pipeline with one more KeepConfidentComponentsd: lesion components whose peak probability
+ * stays under `minProbability` become background (face connectivity).
+ */
+export function withConfidentComponents(pipeline: InferencePipeline, minProbability: number): InferencePipeline {
+  const step: TransformSpec = { name: 'KeepConfidentComponentsd', args: { keys: ['pred'], min_probability: minProbability, connectivity: 1 } };
+  return { ...pipeline, postprocessing: [...pipeline.postprocessing, step] };
 }
 
 /**

@@ -5,20 +5,21 @@
  * Activationsd → Invertd → AsDiscreted. The label map is inverted with nearest neighbour, which
  * equals discretising the inverted probabilities whenever the preprocessing only permutes, flips,
  * crops and pads (the default); a resampling step (Spacingd) would make the two differ at edges.
- * RemoveSmallObjectsd steps then act on that mask, on the scan's grid and with its spacing.
+ * Component filters (RemoveSmallObjectsd, KeepConfidentComponentsd) then act on that mask, on the
+ * scan's grid, with its spacing and the lesion probabilities mapped back the same way.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors';
 import { imageToVolume, invert, type MetaImage, type TraceRecord } from '../transforms';
 import { fromMat4, inv, matvec } from '../transforms/matrix';
-import { removeSmallObjects } from '../labels/components';
+import { keepConfidentComponents, removeSmallObjects } from '../labels/components';
 import { contextChannels, stackSlices } from './slice-context';
 import { flipAveraged } from './flip-tta';
 import { affineLPS, type Volume } from '../volume';
 import type { Network } from '../../models/network';
 import { batchSizeFor, deviceLimits, type NetworkShape } from './batch-size';
 import type { LungCrop } from './lung-crop';
-import { buildPreprocessing, parsePostprocessing, runPreprocessing, type InferencePipeline, type Postprocessing } from './pipeline';
+import { buildPreprocessing, parsePostprocessing, runPreprocessing, type ComponentFilter, type InferencePipeline, type Postprocessing } from './pipeline';
 import { abortError, slidingWindowInference, yieldToEvents } from './sliding-window';
 
 export interface SegmentOptions {
@@ -35,8 +36,8 @@ export interface SegmentResult {
   mask: Uint8Array;
   /** Lesion probability on the volume's grid: p(class 1) for 2 classes, 1 − p(background) beyond, sigmoid for 1. */
   probabilities?: Float32Array;
-  /** What each RemoveSmallObjectsd step removed, in order: components and their voxels. */
-  removedObjects: { components: number; voxels: number }[];
+  /** What each component filter step removed, in order: the step's name, components and their voxels. */
+  removedObjects: { step: ComponentFilter['name']; components: number; voxels: number }[];
   /** The LungCropd box in the volume's voxel indices (start inclusive, end exclusive), if the pipeline crops. */
   crop: LungCrop | null;
   notices: string[];
@@ -60,10 +61,11 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
   const where = volume.source?.name ?? 'volume';
   const { signal } = opts;
   const progress = opts.onProgress ?? (() => {});
-  const keepProbabilities = opts.keepProbabilities ?? true;
   const notices: string[] = [];
   const t0 = performance.now();
   const post = parsePostprocessing(pipeline.postprocessing, pipeline.name);
+  // KeepConfidentComponentsd needs the probabilities on the scan's grid whether or not they are returned.
+  const needProbabilities = (opts.keepProbabilities ?? true) || post.componentFilters.some((f) => f.name === 'KeepConfidentComponentsd');
   const pre = buildPreprocessing(pipeline, pipeline.name);
   if (signal?.aborted) throw abortError(signal);
   if (volume.units !== 'HU') notices.push(`The scan's intensities are not marked as Hounsfield units (${volume.units}); the pipeline's HU window and lung threshold assume CT.`);
@@ -90,7 +92,7 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
   if (signal?.aborted) throw abortError(signal);
 
   const voxels = D * H * W;
-  const prob = new Float32Array(keepProbabilities ? voxels : 0);
+  const prob = new Float32Array(needProbabilities ? voxels : 0);
   const labels = new Uint8Array(voxels);
   let batchSize: number;
   if (pipeline.inference.kind === 'slices') {
@@ -103,7 +105,7 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
       const slices = Array.from({ length: n }, (_, q) => s0 + q);
       const input = tf.tensor4d(channels === 1 ? data.subarray(s0 * H * W, (s0 + n) * H * W) : stackSlices(data, [D, H, W], slices, context), [n, H, W, channels]);
       try {
-        await readActivated(apply(input), post, s0 * H * W, labels, keepProbabilities ? prob : null);
+        await readActivated(apply(input), post, s0 * H * W, labels, needProbabilities ? prob : null);
       } finally {
         input.dispose();
       }
@@ -130,7 +132,7 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
     } finally {
       input.dispose();
     }
-    await readActivated(logits, post, 0, labels, keepProbabilities ? prob : null);
+    await readActivated(logits, post, 0, labels, needProbabilities ? prob : null);
   }
   const t2 = performance.now();
   if (signal?.aborted) throw abortError(signal);
@@ -145,20 +147,22 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
     return v.data as Float32Array | Uint8Array;
   };
   let mask = (await onGrid(labels, true)) as Uint8Array;
+  const probabilities = needProbabilities ? ((await onGrid(prob, false)) as Float32Array) : undefined;
   const removedObjects: SegmentResult['removedObjects'] = [];
-  for (const step of post.removeSmallObjects) {
-    const spacing = step.byMeasure ? (step.pixdim ?? volume.spacing) : undefined;
-    const res = removeSmallObjects(mask, volume.dims, { minSize: step.minSize, connectivity: step.connectivity, spacing, independentChannels: step.independentChannels });
+  for (const step of post.componentFilters) {
+    const res =
+      step.name === 'RemoveSmallObjectsd'
+        ? removeSmallObjects(mask, volume.dims, { minSize: step.minSize, connectivity: step.connectivity, spacing: step.byMeasure ? (step.pixdim ?? volume.spacing) : undefined, independentChannels: step.independentChannels })
+        : keepConfidentComponents(mask, probabilities!, volume.dims, { minScore: step.minProbability, connectivity: step.connectivity });
     mask = res.mask;
-    removedObjects.push({ components: res.components, voxels: res.voxels });
+    removedObjects.push({ step: step.name, components: res.components, voxels: res.voxels });
   }
-  const probabilities = keepProbabilities ? ((await onGrid(prob, false)) as Float32Array) : undefined;
   const t3 = performance.now();
   progress(1, 'Done');
   return {
     mask,
     removedObjects,
-    ...(probabilities ? { probabilities } : {}),
+    ...(probabilities && (opts.keepProbabilities ?? true) ? { probabilities } : {}),
     crop,
     notices,
     batchSize,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Vec3 } from '../volume';
-import { connectedComponents, removeSmallObjects } from './components';
+import { connectedComponents, keepConfidentComponents, removeSmallObjects } from './components';
 
 const dims: Vec3 = [6, 5, 4];
 const at = (i: number, j: number, k: number) => i + dims[0] * (j + dims[1] * k);
@@ -106,5 +106,32 @@ describe('removeSmallObjects (MONAI RemoveSmallObjects)', () => {
     expect(together.mask).toEqual(m);
     // Label 1 alone survives min_size 3, the touching part of label 2 too.
     expect(removeSmallObjects(m, dims, { minSize: 3 }).mask).toEqual(m);
+  });
+});
+
+describe('keepConfidentComponents (hysteresis on a score)', () => {
+  it('keeps a component when any voxel reaches the score, whatever its size, and keeps its labels', () => {
+    // Three objects: a 1-voxel one scored 0.99, a 4-voxel one peaking at 0.75, a 2-voxel one (labels 1 and 2) at 0.95.
+    const m = maskOf([[0, 0, 0]]);
+    maskOf([[3, 0, 0], [4, 0, 0], [5, 0, 0], [5, 1, 0]], 1, m);
+    maskOf([[2, 3, 2]], 1, m);
+    maskOf([[3, 3, 2]], 2, m);
+    const score = new Float32Array(m.length).fill(0.999); // background scores never count
+    for (let p = 0; p < m.length; p++) if (m[p]) score[p] = 0.6;
+    score[at(0, 0, 0)] = 0.99;
+    score[at(5, 1, 0)] = 0.75;
+    score[at(3, 3, 2)] = 0.95;
+    const r = keepConfidentComponents(m, score, dims, { minScore: 0.9 });
+    expect([r.components, r.voxels]).toEqual([1, 4]);
+    expect(r.mask).toEqual(maskOf([[3, 3, 2]], 2, maskOf([[0, 0, 0], [2, 3, 2]])));
+    // At the peak itself the component stays (≥); just above, it goes.
+    expect(count(keepConfidentComponents(m, score, dims, { minScore: 0.75 }).mask)).toBe(7);
+    expect(count(keepConfidentComponents(m, score, dims, { minScore: 0.96 }).mask)).toBe(1);
+    // Connectivity: the 0.99 voxel joined to the 4-voxel object by an edge carries it with 2, not with 1.
+    const edge = maskOf([[1, 1, 0], [2, 2, 0]]);
+    const s2 = Float32Array.from(edge, (v, p) => (p === at(1, 1, 0) ? 0.99 : v ? 0.5 : 0));
+    expect(count(keepConfidentComponents(edge, s2, dims, { minScore: 0.9 }).mask)).toBe(1);
+    expect(count(keepConfidentComponents(edge, s2, dims, { minScore: 0.9, connectivity: 2 }).mask)).toBe(2);
+    expect(() => keepConfidentComponents(m, score.subarray(1), dims, { minScore: 0.9 })).toThrow(/scores for 119 voxels, the mask has 120/);
   });
 });

@@ -100,7 +100,7 @@ export interface RemoveSmallObjectsOptions {
 }
 
 export interface RemovedObjects {
-  /** The mask with the small objects set to 0, other voxels keep their labels (0..255). */
+  /** The mask with the removed objects set to 0, other voxels keep their labels (0..255). */
   mask: Uint8Array;
   /** How many components were removed, and their voxels. */
   components: number;
@@ -137,5 +137,35 @@ export function removeSmallObjects(mask: ArrayLike<number>, dims: Vec3, opts: Re
   // One label (a binary mask) needs no per-label copy.
   if (!independentChannels || labels.size <= 1) drop(mask);
   else for (const label of labels) drop(Uint8Array.from(mask, (v) => (v === label ? 1 : 0)));
+  return { mask: out, components, voxels };
+}
+
+export interface KeepConfidentOptions {
+  /** A component stays when at least one of its voxels scores this much or more. */
+  minScore: number;
+  /** Default 1 (face neighbours). */
+  connectivity?: Connectivity;
+}
+
+/**
+ * Keeps the components of `mask` (all nonzero voxels together) that reach `minScore` somewhere in
+ * `score` (e.g. the lesion probability), and clears the others: hysteresis thresholding as
+ * scikit-image's `apply_hysteresis_threshold`, with the mask as the low threshold. Unlike a size
+ * cut, a small component the model is sure of survives and a large faint one goes.
+ */
+export function keepConfidentComponents(mask: ArrayLike<number>, score: ArrayLike<number>, dims: Vec3, opts: KeepConfidentOptions): RemovedObjects {
+  if (score.length !== mask.length) throw new Error(`scores for ${score.length} voxels, the mask has ${mask.length}`);
+  const cc = connectedComponents(mask, dims, opts.connectivity ?? 1);
+  const sure = new Uint8Array(cc.count + 1);
+  for (let p = 0; p < mask.length; p++) if (cc.labels[p] && score[p] >= opts.minScore) sure[cc.labels[p]] = 1;
+  const out = Uint8Array.from(mask);
+  let components = 0;
+  let voxels = 0;
+  for (let id = 1; id <= cc.count; id++) {
+    if (sure[id]) continue;
+    components++;
+    voxels += cc.sizes[id];
+  }
+  if (components) for (let p = 0; p < out.length; p++) if (!sure[cc.labels[p]]) out[p] = 0;
   return { mask: out, components, voxels };
 }

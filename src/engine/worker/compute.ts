@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors';
-import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, segmentVolume, withFlipTta, withSliceContext, withSmallLesionRemoval, type InferencePipeline, type PreviewStep, type SegmentResult } from '../inference';
+import { DEFAULT_COPLENET_PIPELINE, parsePipeline, previewPipelineSteps, segmentVolume, withConfidentComponents, withFlipTta, withSliceContext, withSmallLesionRemoval, type InferencePipeline, type PreviewStep, type SegmentResult } from '../inference';
 import { DEFAULT_BACKEND_ORDER, initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from '../tf/backend';
 import { readWeights } from '../weights';
 import type { Volume } from '../volume';
@@ -103,6 +103,8 @@ export interface SegmentRunOptions {
   minLesionMl?: number;
   /** Average the logits over in-plane flips for this run (4× the time). */
   flipTta?: boolean;
+  /** Drop lesion components whose peak probability stays under this for this run (a KeepConfidentComponentsd last). */
+  minPeakProbability?: number;
 }
 
 export async function segment(
@@ -113,6 +115,7 @@ export async function segment(
   if (!network || !model || !modelWeights) throw new InputError('model', 'load a model (weights) before segmenting');
   if (running) throw new Error('a segmentation is already running');
   let pipeline = opts.minLesionMl === undefined ? currentPipeline() : withSmallLesionRemoval(currentPipeline(), opts.minLesionMl);
+  if (opts.minPeakProbability !== undefined) pipeline = withConfidentComponents(pipeline, opts.minPeakProbability);
   if (opts.flipTta) pipeline = withFlipTta(pipeline);
   running = new AbortController();
   try {
