@@ -64,12 +64,15 @@ describe('train:default', () => {
     const out = join(tmp, 'context');
     const r = train('--cases', '2', '--steps', '2', '--out', out, '--checkpoint', join(tmp, 'ckpt-context'), '--backend', 'wasm', '--init', init, '--context-slices', '1', ...TINY);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('(warm start; one-channel weights widened to 3 input channels, neighbours at zero)');
+    expect(r.stdout).toContain('(warm start; 1-channel weights widened to 3 input channels, new neighbours at zero)');
     expect(r.stdout).toContain('COPLE-Net (4, 8, 16, 32, 64), 3 input channels (1 context slice each side)');
     expect(r.stdout.match(/^\[float32\] test_00[01]: \d+ lesions/gm)).toHaveLength(2);
     const { stateDict } = readSafetensors(new Uint8Array(readFileSync(join(out, 'coplenet.safetensors'))), 'coplenet.safetensors');
     expect(stateDict.get('in_conv.conv_conv_se.0.conv.weight')!.shape).toEqual([4, 3, 3, 3]);
     expect(readFileSync(join(out, 'MODEL_CARD.md'), 'utf8')).toContain('3 input channels (each axial slice with its 1 neighbour on either side: "context_slices": 1');
+    // Weights with more context than asked for are refused, not cut down.
+    const narrower = train('--cases', '1', '--steps', '1', '--out', join(tmp, 'narrow'), '--checkpoint', join(tmp, 'ckpt-narrow'), '--backend', 'wasm', '--init', join(out, 'coplenet.safetensors'), ...TINY);
+    expectOneLineError(narrower, /--init .*coplenet\.safetensors takes 3 input channels, more than --context-slices 0 gives \(1\); use --context-slices 1/);
   });
 
   it('reports bad arguments in one line', () => {

@@ -14,7 +14,7 @@
  * `--positives lesion` centres positive patches lesion by lesion (small lesions as often as large);
  * `--hard-negatives R` draws a share R of negative centres on the phantoms' lung vessels (PatchOptions).
  * `--context-slices R` gives the network each slice's R neighbours on either side as extra input channels
- * (2.5D, src/engine/inference/slice-context.ts); `--init` may then be one-channel weights, widened so
+ * (2.5D, src/engine/inference/slice-context.ts); `--init` may then be weights with less context (e.g. one channel), widened so
  * that the network starts out computing what they did (src/models/input-channels.ts).
  * Must run through `node scripts/run-ts.mjs` (tfjs gradients; see scripts/run-ts.mjs).
  */
@@ -114,6 +114,10 @@ runCli(async () => {
   const inChannels = contextChannels(contextSlices);
   const pipeline = withSliceContext(DEFAULT_COPLENET_PIPELINE, contextSlices);
   const timeLimit = v['time-limit'] ? positiveNumbers('time-limit', v['time-limit'], 1)[0] * 60 : Infinity;
+  // Read and checked before the phantoms are made, so a wrong file fails at once (a run resumed from a checkpoint ignores it).
+  const given = v.init ? await loadWeights(v.init) : undefined;
+  const givenChannels = given && inputChannels(given, v.init!);
+  if (givenChannels && givenChannels > inChannels) throw new Error(`--init ${v.init} takes ${givenChannels} input channels, more than --context-slices ${contextSlices} gives (${inChannels}); use --context-slices ${(givenChannels - 1) / 2}`);
 
   // esbuild's ESM bundle has no __dirname; tfjs-backend-wasm's Emscripten loader reads it in Node.
   (globalThis as { __dirname?: string }).__dirname ??= join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
@@ -159,11 +163,10 @@ runCli(async () => {
   };
   const data = { train: prepared, validation, store, key, onStep };
   const saved = v.resume ? await store.load(key) : null;
-  const given = !saved && v.init ? await loadWeights(v.init) : undefined;
-  const widen = given !== undefined && inChannels > 1 && inputChannels(given, v.init!) === 1;
-  const init = widen ? widenInputChannels(given, inChannels, v.init!) : given;
+  const widen = !saved && given !== undefined && givenChannels! < inChannels;
+  const init = saved ? undefined : widen ? widenInputChannels(given!, inChannels, v.init!) : given;
   const trainer = saved ? await Trainer.fromCheckpoint(saved, data) : await Trainer.create(config, data, init);
-  if (init) log(`initialised from ${v.init} (warm start${widen ? `; one-channel weights widened to ${inChannels} input channels, neighbours at zero` : ''})`);
+  if (init) log(`initialised from ${v.init} (warm start${widen ? `; ${givenChannels}-channel weights widened to ${inChannels} input channels, new neighbours at zero` : ''})`);
   if (saved) log(`resumed from ${join(v.checkpoint!, key)} at step ${saved.step}`);
   log(`COPLE-Net (${features.join(', ')})${contextSlices ? `, ${inChannels} input channels (${contextSlices} context slice${contextSlices > 1 ? 's' : ''} each side)` : ''}: ${trainer.network.parameterCount()} parameters; Adam lr ${lr} cosine → ${Number((lr / 50).toPrecision(3))}, Dice (${v.dice === 'pooled' ? 'pooled over the batch' : 'per patch'}) + CE, ${batch}×${patch}² patches (pos:neg 1:1${sampling(config.patches)}), ${steps} steps`);
   const tTrain = performance.now();

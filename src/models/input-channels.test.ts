@@ -39,17 +39,37 @@ describe('input channels of slice-wise weights', () => {
       expect(k3[(o * 3 + 2) * 9 + q]).toBe(0);
     }
     expect(wide.get('out_conv.conv.weight')).toBe(sd.get('out_conv.conv.weight'));
-    tf.dispose([x3, centre]);
+    // Widened again to 5 (r = 1 → 2): the 3-channel kernels stay on channels 1…3, so the 5-channel
+    // network on (n2, n1, slice, n1', n2') computes what the 3-channel one does on (n1, slice, n1').
+    const wider = widenInputChannels(wide, 5, 'w');
+    expect(contextSlicesOf(wider, 'w')).toBe(2);
+    const k5 = wider.get(key)!.data;
+    for (let o = 0; o < 4; o++) for (let q = 0; q < 9; q++) {
+      expect([0, 1, 2, 3, 4].map((c) => k5[(o * 5 + c) * 9 + q])).toEqual([0, 0, k1[o * 9 + q], 0, 0]);
+    }
+    three.loadStateDict(wide);
+    const five = createNetwork('coplenet', { features, inChannels: 5, seed: 11 });
+    five.loadStateDict(wider);
+    const x5 = tf.randomUniform([2, 32, 32, 5], 0, 1, 'float32', 6);
+    const inner = tf.slice(x5, [0, 0, 0, 1], [2, 32, 32, 3]);
+    const c = await three.apply(inner as tf.Tensor4D).data();
+    const d = await five.apply(x5 as tf.Tensor4D).data();
+    worst = 0;
+    for (let n = 0; n < c.length; n++) worst = Math.max(worst, Math.abs(c[n] - d[n]));
+    expect(worst).toBeLessThan(1e-5);
+    tf.dispose([x3, centre, x5, inner]);
     one.dispose();
     three.dispose();
+    five.dispose();
   });
 
   it('refuses what it cannot widen or read, naming the file', async () => {
     const sd = await createNetwork('coplenet', { features: [4, 8, 16, 32, 64] }).stateDict();
     expect(() => widenInputChannels(sd, 2, 'w.pt')).toThrow(/w\.pt: the widened input must have an odd number of channels/);
-    expect(() => widenInputChannels(widenInputChannels(sd, 3, 'w.pt'), 5, 'w.pt')).toThrow(/w\.pt: only one-channel weights can be widened, these take 3 channels/);
+    expect(() => widenInputChannels(widenInputChannels(sd, 5, 'w.pt'), 3, 'w.pt')).toThrow(/w\.pt: the widened input must have an odd number of channels \(a centre slice\), at least the weights' 5, got 3/);
     const two = createNetwork('coplenet', { features: [4, 8, 16, 32, 64], inChannels: 2 });
     const twoSd = await two.stateDict();
+    expect(() => widenInputChannels(twoSd, 5, 'two.pt')).toThrow(/two\.pt: weights with 2 input channels have no centre slice to widen around/);
     expect(() => contextSlicesOf(twoSd, 'two.safetensors')).toThrow(/two\.safetensors: the weights take 2 input channels/);
     expect(() => inputChannels(new Map(), 'empty.pt')).toThrow(/empty\.pt: no convolution weights found/);
     two.dispose();

@@ -1,9 +1,9 @@
 /**
  * Input channels of a slice-wise network's weights, and the warm start of a network with slice
- * context (2·r + 1 input channels, src/engine/inference/slice-context.ts) from one-channel weights:
- * the first convolution's kernel goes to the centre channel and the neighbours' kernels start at
- * zero, so the widened network computes exactly what the one-channel network did until training
- * gives the neighbours weight.
+ * context (2·r + 1 input channels, src/engine/inference/slice-context.ts) from weights with less
+ * context: the first convolution's kernels keep their slices (centre on centre) and the new outer
+ * neighbours' kernels start at zero, so the widened network computes exactly what the narrower one
+ * did until training gives the new neighbours weight.
  */
 import { InputError } from '../engine/io/errors';
 import type { StateDict, TensorData } from '../engine/weights/tensor';
@@ -30,16 +30,19 @@ export function contextSlicesOf(sd: StateDict, file: string): number {
   return (c - 1) / 2;
 }
 
-/** One-channel weights widened to `channels` inputs, the original kernel on the centre channel. */
+/** Weights widened to `channels` inputs (odd, ≥ theirs), their kernels on the centre channels, zeros outside. */
 export function widenInputChannels(sd: StateDict, channels: number, file: string): StateDict {
   const [key, w] = firstConv(sd, file);
   const [out, inCh, ...k] = w.shape;
-  if (inCh !== 1) throw new InputError(file, `only one-channel weights can be widened, these take ${inCh} channels`);
-  if (!(Number.isInteger(channels) && channels % 2 === 1)) throw new InputError(file, `the widened input must have an odd number of channels (a centre slice), got ${channels}`);
+  if (inCh % 2 === 0) throw new InputError(file, `weights with ${inCh} input channels have no centre slice to widen around`);
+  if (!(Number.isInteger(channels) && channels % 2 === 1 && channels >= inCh)) {
+    throw new InputError(file, `the widened input must have an odd number of channels (a centre slice), at least the weights' ${inCh}, got ${channels}`);
+  }
   const kk = k.reduce((a, b) => a * b, 1);
   const data = new Float32Array(out * channels * kk);
-  const centre = (channels - 1) / 2;
-  for (let o = 0; o < out; o++) for (let q = 0; q < kk; q++) data[(o * channels + centre) * kk + q] = Number(w.data[o * kk + q]);
+  const first = (channels - inCh) / 2;
+  for (let o = 0; o < out; o++)
+    for (let c = 0; c < inCh; c++) for (let q = 0; q < kk; q++) data[(o * channels + first + c) * kk + q] = Number(w.data[(o * inCh + c) * kk + q]);
   const widened = new Map(sd);
   widened.set(key, { dtype: 'float32', shape: [out, channels, ...k], data });
   return widened;
