@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { readWeights, writeSafetensors } from '../src/engine/weights';
+import { readSafetensors, readWeights, writeSafetensors } from '../src/engine/weights';
+import { PEAK_CUT_KEY } from '../src/engine/inference/peak-cut';
 import { widenInputChannels } from '../src/models/input-channels';
 import { FIXTURE_WEIGHTS, real, waitForScan } from './helpers';
 
@@ -28,14 +29,17 @@ test('COPLE-Net segments a real CT on the WebGPU backend and the mask lands on t
   expect(layers[1].max).toBeLessThanOrEqual(10);
 });
 
-test('the default weights load at start with their disclaimer and their confidence filter on; other weights turn it off', async ({ page }) => {
+test('the default weights load at start with their disclaimer and their own peak cut on; weights without a cut turn it off', async ({ page }) => {
   await page.goto('/?nosample&backend=wasm');
   await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
   await waitForScan(page);
   await expect(page.getByTestId('model-info')).toContainText('input: each slice with 1 neighbour on either side, default weights (phantoms)', { timeout: 60_000 });
   await expect(page.getByTestId('weights-disclaimer')).toContainText('trained by this project on synthetic chest phantoms only');
+  // The cut the default weights carry in their metadata (chosen on tune phantoms) is the box's value.
+  const cut = readSafetensors(new Uint8Array(readFileSync(resolve('public/weights/coplenet.safetensors'))), 'coplenet.safetensors').metadata[PEAK_CUT_KEY];
+  expect(Number(cut)).toBeGreaterThan(0.9);
   await expect(page.getByTestId('keep-confident-toggle')).toBeChecked();
-  await expect(page.getByTestId('keep-confident-p')).toHaveValue('0.99999');
+  await expect(page.getByTestId('keep-confident-p')).toHaveValue(cut);
   await page.getByTestId('weights-input').setInputFiles(FIXTURE_WEIGHTS);
   await expect(page.getByTestId('model-info')).toContainText('weights.pt');
   await expect(page.getByTestId('keep-confident-toggle')).not.toBeChecked();
@@ -62,7 +66,7 @@ test('removing small or unsure lesion components adds RemoveSmallObjectsd / Keep
     return page.getByTestId('message-info').filter({ hasText: 'Lesions:' }).last().textContent();
   };
   expect(await segment(1)).not.toContain('RemoveSmallObjectsd');
-  // The confidence filter is the default weights' own cut: off for other weights until asked for.
+  // The confidence filter is on only for weights that carry their own cut; the fixture has none.
   await expect(page.getByTestId('keep-confident-toggle')).not.toBeChecked();
   await expect(page.getByTestId('keep-confident-p')).toBeDisabled();
   await expect(page.getByTestId('remove-small-ml')).toBeDisabled();
@@ -84,11 +88,11 @@ test('removing small or unsure lesion components adds RemoveSmallObjectsd / Keep
   expect(flipped.voxels).toBeGreaterThan(0);
   await page.getByTestId('flip-tta-toggle').uncheck();
   await page.getByTestId('keep-confident-toggle').check();
-  await expect(page.getByTestId('keep-confident-p')).toHaveValue('0.99999');
+  await expect(page.getByTestId('keep-confident-p')).toHaveValue('0.999');
   const unsure = Number(/KeepConfidentComponentsd: (\d+) component\(s\) removed/.exec((await segment(4)) ?? '')?.[1]);
   expect(Number.isInteger(unsure)).toBe(true);
   const sure = (await modelLayers())[3];
-  expect(sure.name).toBe('COPLE-Net (weights.pt), components peaking < 0.99999 removed');
+  expect(sure.name).toBe('COPLE-Net (weights.pt), components peaking < 0.999 removed');
   expect(sure.voxels < plain.voxels).toBe(unsure > 0);
   expect(sure.voxels).toBeLessThanOrEqual(plain.voxels);
   // The pipeline stored with the model is unchanged by the run's option; the JSON editor takes the step.
@@ -103,11 +107,10 @@ test('removing small or unsure lesion components adds RemoveSmallObjectsd / Keep
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page.getByTestId('pipeline-json')).toContainText('"connectivity": 3');
   expect(await stored()).toContain('"name":"RemoveSmallObjectsd","args":{"keys":["pred"],"min_size":64,"connectivity":3}');
-  // The default weights turn the confidence filter on with their cut (the user's own choice would stay).
-  await page.getByTestId('keep-confident-toggle').uncheck();
+  // Loading other weights resets the filter to theirs: the default weights bring their cut.
   await page.getByRole('button', { name: 'Default weights' }).click();
   await expect(page.getByTestId('model-info')).toContainText('default weights (phantoms)');
-  await expect(page.getByTestId('keep-confident-toggle')).not.toBeChecked();
+  await expect(page.getByTestId('keep-confident-toggle')).toBeChecked();
 });
 
 test('weights that take each slice with its neighbours set the pipeline’s context_slices and segment like the one-slice weights they were widened from', async ({ page }, info) => {

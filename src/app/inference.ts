@@ -11,11 +11,6 @@ import { useStore } from './store';
 
 export const DEFAULT_WEIGHTS_URL = `${import.meta.env.BASE_URL}weights/coplenet.safetensors`;
 const DEFAULT_WEIGHTS_NAME = 'default weights (phantoms)';
-/**
- * The default weights' cut for KeepConfidentComponentsd, chosen on phantoms no run trained or was
- * scored on (MODEL_CARD.md): their small false positives peak below it, their lesions above.
- */
-export const DEFAULT_MIN_PEAK = 0.99999;
 
 export const isDefaultWeights = (weights: string) => weights === DEFAULT_WEIGHTS_NAME;
 const BACKENDS: BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];

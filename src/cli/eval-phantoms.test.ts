@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../tests/shared';
+import { choosePeakCut, PEAK_CUT_CANDIDATES, PEAK_CUT_KEY } from '../engine/inference';
+import { readSafetensors } from '../engine/weights';
 import { itRefusesBadArguments, runBundled } from './cli-errors.test-util';
 
 const run = (...args: string[]) => runBundled('eval-phantoms.ts', ...args);
@@ -46,7 +49,7 @@ describe('eval:phantoms', () => {
 
   it('removes the components that never reach --min-peak: never more prediction or false positives than without', () => {
     const args = ['--weights', WEIGHTS, '--stream', 'fresh', '--cases', '2', '--seed', '7', '--size', '96,96,12', '--spacing', '3,3,6'];
-    const plain = run(...args);
+    const plain = run(...args, '--min-peak', 'none');
     const sure = run(...args, '--min-peak', '0.99999');
     expect(sure.status, sure.stderr).toBe(0);
     expect(sure.stdout).toContain('run options: components peaking under 0.99999 removed');
@@ -62,12 +65,47 @@ describe('eval:phantoms', () => {
     expect(fps(b)).toBeLessThan(fps(a));
   }, 120_000);
 
+  it('--tune-peak scores every cut, chooses one on a plateau and writes it into a copy of the weights, which then apply it by default', () => {
+    const phantoms = ['--stream', 'fresh', '--cases', '2', '--seed', '7', '--size', '96,96,12', '--spacing', '3,3,6'];
+    const out = join(mkdtempSync(join(tmpdir(), 'tune-peak-')), 'tuned.safetensors');
+    const r = run('--weights', WEIGHTS, ...phantoms, '--tune-peak', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('choosing the peak cut');
+    const curve = [...r.stdout.matchAll(/^cut (none|[\d.]+): mean Dice ([\d.]+), pooled Dice ([\d.]+), ([\d.]+) false-positive components per case$/gm)];
+    expect(curve.map((m) => m[1])).toEqual(['none', ...PEAK_CUT_CANDIDATES.map(String)]);
+    // Stricter cuts never leave more false-positive components.
+    const fps = curve.map((m) => Number(m[4]));
+    fps.slice(1).forEach((f, n) => expect(f).toBeLessThanOrEqual(fps[n]));
+    const chosen = choosePeakCut(curve.map((m) => ({ cut: m[1] === 'none' ? 0 : Number(m[1]), meanDice: Number(m[2]), pooledDice: Number(m[3]), falsePositives: Number(m[4]) })));
+    expect(chosen).not.toBeNull();
+    expect(r.stdout).toContain(`chosen cut: ${chosen}`);
+    // The copy: the same tensors and dtypes, the cut in the metadata.
+    const before = readSafetensors(new Uint8Array(readFileSync(resolve(ROOT, WEIGHTS))), WEIGHTS);
+    const after = readSafetensors(new Uint8Array(readFileSync(out)), out);
+    expect(after.metadata[PEAK_CUT_KEY]).toBe(String(chosen));
+    expect([...after.stateDict.keys()]).toEqual([...before.stateDict.keys()]);
+    for (const [k, t] of before.stateDict) {
+      expect(after.stateDict.get(k)!.dtype).toBe(t.dtype);
+      expect(after.stateDict.get(k)!.data).toEqual(t.data);
+    }
+    // Scored with the copy, the cut applies unless --min-peak none; as the original weights with that cut.
+    const own = run('--weights', out, ...phantoms);
+    expect(own.stdout).toContain(`run options: components peaking under ${chosen} removed (the weights' cut)`);
+    const given = run('--weights', WEIGHTS, ...phantoms, '--min-peak', String(chosen));
+    expect(caseLines(own.stdout).map((m) => m.slice(2))).toEqual(caseLines(given.stdout).map((m) => m.slice(2)));
+    const off = run('--weights', out, ...phantoms, '--min-peak', 'none');
+    expect(off.stdout).toContain('run options: none');
+    expect(caseLines(off.stdout).map((m) => m.slice(2))).toEqual(caseLines(run('--weights', WEIGHTS, ...phantoms, '--min-peak', 'none').stdout).map((m) => m.slice(2)));
+  }, 180_000);
+
   itRefusesBadArguments(run, 'eval:phantoms', [
-    [[], 'error: --weights is required; usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P] [--backend wasm|webgpu|cpu]'],
+    [[], 'error: --weights is required; usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P|none] [--backend wasm|webgpu|cpu] [--tune-peak [--out FILE]]'],
     [['--weights', WEIGHTS, '--cases', '0'], 'error: --cases must be an integer in 1…10000, got "0"'],
     [['--weights', WEIGHTS, '--stream', 'a b'], 'error: --stream must be a name of letters, digits and dashes (test, val, or a new one), got "a b"'],
     [['--weights', WEIGHTS, '--min-ml', 'x'], 'error: --min-ml must be a positive number, got "x"'],
-    [['--weights', WEIGHTS, '--min-peak', '1.5'], 'error: --min-peak must be a probability in (0, 1], got "1.5"'],
+    [['--weights', WEIGHTS, '--min-peak', '1.5'], 'error: --min-peak must be a probability in (0, 1] or none, got "1.5"'],
+    [['--weights', WEIGHTS, '--tune-peak', '--flips'], 'error: --tune-peak chooses the cut on the plain pipeline: leave out --flips, --min-ml and --min-peak'],
+    [['--weights', WEIGHTS, '--out', 'x.safetensors'], 'error: --out writes the weights with a tuned cut: it needs --tune-peak'],
     [['--weights', WEIGHTS, '--size', '96,96'], 'error: --size must be 3 positive numbers separated by commas, got "96,96"'],
     [['--weights', 'nope.safetensors'], 'error: nope.safetensors: no such file'],
   ]);

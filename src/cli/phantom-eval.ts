@@ -4,7 +4,7 @@
  * with the default COPLE-Net pipeline, argmax) against the exact lesion masks — Dice and HD95 per case
  * (`compareMasks`), lesion detection and Dice by lesion size, and summaries over cases.
  */
-import { segmentVolume, DEFAULT_COPLENET_PIPELINE, type InferencePipeline } from '../engine/inference';
+import { choosePeakCut, peakCutCurve, segmentVolume, DEFAULT_COPLENET_PIPELINE, type CutScore, type InferencePipeline, type ScoredCase } from '../engine/inference';
 import { connectedComponents } from '../engine/labels/components';
 import { compareMasks } from '../engine/metrics';
 import type { GeneratedCase } from '../engine/synth/dataset';
@@ -133,4 +133,19 @@ export function binTable(rs: CaseResult[]): { bin: string; lesions: number; dete
     const ls = all.filter((l) => l.diameterMm >= lo && l.diameterMm < hi);
     return { bin, lesions: ls.length, detected: ls.filter((l) => l.detected).length, meanDice: ls.reduce((s, l) => s + l.dice, 0) / Math.max(ls.length, 1) };
   });
+}
+
+/**
+ * Chooses the weights' KeepConfidentComponentsd cut on phantoms: segments each once with `pipeline`
+ * (which should have no component filters), scores every candidate cut (peak-cut.ts) and logs the curve.
+ */
+export async function tunePeakCut(network: Network, cases: GeneratedCase[], pipeline: InferencePipeline, log: (line: string) => void): Promise<{ curve: CutScore[]; cut: number | null }> {
+  const scored: ScoredCase[] = [];
+  for (const c of cases) {
+    const { mask, probabilities } = await segmentVolume(c.scan, network as Parameters<typeof segmentVolume>[1], pipeline, { batchSize: 4 });
+    scored.push({ mask, probabilities: probabilities!, truth: c.truth.data as Uint8Array, dims: c.scan.dims });
+  }
+  const curve = peakCutCurve(scored);
+  for (const s of curve) log(`cut ${s.cut ? s.cut : 'none'}: mean Dice ${fmt(s.meanDice, 4)}, pooled Dice ${fmt(s.pooledDice, 4)}, ${fmt(s.falsePositives, 1)} false-positive components per case`);
+  return { curve, cut: choosePeakCut(curve) };
 }

@@ -9,6 +9,8 @@ import { loadFiles } from '../engine/io/load';
 import { readNifti, writeNifti } from '../engine/io/nifti';
 import { affineToRAS, sameGrid, type Volume } from '../engine/volume';
 import { readWeights, writeSafetensors } from '../engine/weights';
+import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY } from '../engine/inference';
+import { connectedComponents, keepConfidentComponents } from '../engine/labels/components';
 import { initBackend } from '../engine/tf/backend';
 import { createNetwork } from '../models';
 import { widenInputChannels } from '../models/input-channels';
@@ -100,6 +102,55 @@ print(float(np.abs(a.affine - m.affine).max()), float(np.abs(a.affine - p.affine
     await expect(segmentFile(scan, join(tmp, 'x.nii.gz'), { weights, backend: 'cpu', features: [8, 16, 32, 64, 128] })).rejects.toThrow(/coplenet-4\.safetensors: weights do not fit CopleNet/);
     writeFileSync(join(tmp, 'bad.json'), '{"name": "x", ');
     await expect(segmentFile(scan, join(tmp, 'x.nii.gz'), { weights, backend: 'cpu', pipeline: join(tmp, 'bad.json') })).rejects.toThrow(/bad\.json: not valid JSON/);
+  });
+});
+
+describe('the weights’ peak cut', () => {
+  it('applies the cut stored in the weights by default, a given one instead, none on request', async () => {
+    // The random network's lesion bias moved to the median of its margins inside the crop, so that
+    // about half the lungs are "lesion", in many components; their peaks then decide a cut that
+    // removes some but not all.
+    const first = join(tmp, 'first-p.nii.gz');
+    await segmentFile(scan, join(tmp, 'first.nii.gz'), { weights, backend: 'cpu', probabilities: first });
+    const margins = Array.from((await read(first)).data as Float32Array).filter((p) => p > 0 && p < 1).map((p) => Math.log(p / (1 - p))).sort((a, b) => a - b);
+    const sd = readWeights(new Uint8Array(readFileSync(weights)), weights).stateDict;
+    (sd.get('out_conv.conv.bias')!.data as Float32Array)[1] -= margins[margins.length >> 1];
+    const balanced = join(tmp, 'coplenet-4-balanced.safetensors');
+    writeFileSync(balanced, writeSafetensors(sd));
+    const plainOut = join(tmp, 'plain.nii.gz');
+    const probOut = join(tmp, 'plain-p.nii.gz');
+    const plain = await segmentFile(scan, plainOut, { weights: balanced, backend: 'cpu', probabilities: probOut });
+    expect(plain.minPeakProbability).toBeNull();
+    const mask = (await read(plainOut)).data as Uint8Array;
+    const prob = (await read(probOut)).data as Float32Array;
+    const cc = connectedComponents(mask, source.dims);
+    const peaks = new Float64Array(cc.count + 1);
+    for (let v = 0; v < mask.length; v++) if (cc.labels[v]) peaks[cc.labels[v]] = Math.max(peaks[cc.labels[v]], prob[v]);
+    const sorted = Array.from(peaks.slice(1)).sort((a, b) => a - b);
+    expect(sorted.length).toBeGreaterThan(1);
+    const cut = Number(((sorted[0] + sorted[sorted.length - 1]) / 2).toPrecision(6));
+    const expected = keepConfidentComponents(mask, prob, source.dims, { minScore: cut });
+    expect(expected.components).toBeGreaterThan(0);
+    expect(expected.components).toBeLessThan(cc.count);
+
+    const tagged = join(tmp, 'coplenet-4-cut.safetensors');
+    writeFileSync(tagged, writeSafetensors(sd, { metadata: { [PEAK_CUT_KEY]: String(cut) } }));
+    const out = join(tmp, 'cut.nii.gz');
+    const summary = await segmentFile(scan, out, { weights: tagged, backend: 'cpu' });
+    expect(summary).toMatchObject({ minPeakProbability: cut, removedComponents: expected.components });
+    expect((await read(out)).data).toEqual(expected.mask);
+    const off = await segmentFile(scan, out, { weights: tagged, backend: 'cpu', minPeak: 'none' });
+    expect(off).toMatchObject({ minPeakProbability: null, removedComponents: 0 });
+    expect((await read(out)).data).toEqual(mask);
+    // A cut on the command line wins over the weights' own; a pipeline file gets only an explicit one.
+    const all = await segmentFile(scan, out, { weights: tagged, backend: 'cpu', minPeak: 1e-9 });
+    expect(all).toMatchObject({ minPeakProbability: 1e-9, removedComponents: 0 });
+    const json = join(tmp, 'plain.json');
+    writeFileSync(json, JSON.stringify(DEFAULT_COPLENET_PIPELINE));
+    expect(await segmentFile(scan, out, { weights: tagged, backend: 'cpu', pipeline: json })).toMatchObject({ minPeakProbability: null, removedComponents: 0 });
+    expect(parseSegmentArgs(['a', 'b', '--min-peak', '0.999']).options.minPeak).toBe(0.999);
+    expect(parseSegmentArgs(['a', 'b', '--min-peak', 'none']).options.minPeak).toBe('none');
+    for (const bad of ['0', '2', 'high', '']) expect(() => parseSegmentArgs(['a', 'b', '--min-peak', bad])).toThrow(`--min-peak must be a probability in (0, 1] or none, got "${bad}"`);
   });
 });
 

@@ -1,10 +1,13 @@
 /**
  * `npm run segment -- <scan> <out.nii.gz> [--weights f.pt|f.safetensors] [--model coplenet|unet2d|unet3d]
- *    [--features 32,64,128,256,512] [--backend webgpu|wasm|cpu] [--probabilities p.nii.gz] [--pipeline p.json]`
+ *    [--features 32,64,128,256,512] [--backend webgpu|wasm|cpu] [--probabilities p.nii.gz] [--pipeline p.json]
+ *    [--min-peak P|none]`
  *
  * Whole-scan lesion segmentation: reads any scan the app reads (NIfTI, NRRD, a DICOM file or folder),
  * runs the model's inference pipeline (default: the COPLE-Net pipeline of engine/inference) and
  * writes the label map — and optionally the lesion probability — as NIfTI on the scan's own grid.
+ * As in the app, the default pipeline ends with the weights' own KeepConfidentComponentsd cut when
+ * they carry one (peak-cut.ts); `--min-peak P` sets another, `none` turns it off.
  */
 import { inferFeatures } from '../models/features';
 import { existsSync } from 'node:fs';
@@ -12,7 +15,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, segmentVolume, withSliceContext, type InferencePipeline } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, peakCutOf, segmentVolume, withConfidentComponents, withSliceContext, type InferencePipeline } from '../engine/inference';
 import { InputError } from '../engine/io/errors';
 import { loadFiles } from '../engine/io/load';
 import { writeNifti } from '../engine/io/nifti';
@@ -41,6 +44,8 @@ export interface SegmentFileOptions {
   pipeline?: string;
   /** Overrides DEFAULT_WEIGHTS (tests, packaging). */
   defaultWeights?: string;
+  /** KeepConfidentComponentsd cut at the end; default the weights' own (default pipeline only), 'none' for no filter. */
+  minPeak?: number | 'none';
 }
 
 export interface SegmentFileSummary {
@@ -48,6 +53,9 @@ export interface SegmentFileSummary {
   model: ModelKind;
   features: number[];
   pipeline: string;
+  /** The KeepConfidentComponentsd cut the run applied (null: none) and what it removed. */
+  minPeakProbability: number | null;
+  removedComponents: number;
   dims: number[];
   crop: { start: number[]; end: number[]; region: string } | null;
   lesionVoxels: number;
@@ -57,7 +65,7 @@ export interface SegmentFileSummary {
 }
 
 export const SEGMENT_USAGE =
-  'usage: npm run segment -- <scan> <out.nii.gz> [--weights f.pt|f.safetensors] [--model coplenet|unet2d|unet3d] [--features 32,64,128,256,512] [--backend webgpu|wasm|cpu] [--probabilities p.nii.gz] [--pipeline p.json]';
+  'usage: npm run segment -- <scan> <out.nii.gz> [--weights f.pt|f.safetensors] [--model coplenet|unet2d|unet3d] [--features 32,64,128,256,512] [--backend webgpu|wasm|cpu] [--probabilities p.nii.gz] [--pipeline p.json] [--min-peak P|none]';
 
 export async function segmentFile(scanPath: string, outPath: string, opts: SegmentFileOptions = {}): Promise<SegmentFileSummary> {
   const t0 = performance.now();
@@ -74,12 +82,15 @@ export async function segmentFile(scanPath: string, outPath: string, opts: Segme
   const volume = loaded.volume;
 
   const backend = await initBackend(opts.backend ? [opts.backend] : ['webgpu', 'wasm', 'cpu']);
-  const { stateDict } = readWeights(new Uint8Array(await readFile(weightsPath)), weightsPath);
+  const { stateDict, metadata } = readWeights(new Uint8Array(await readFile(weightsPath)), weightsPath);
   const features = opts.features ? [...opts.features] : inferFeatures(stateDict, weightsPath);
   if (features.some((f) => !Number.isInteger(f) || f < 1)) throw new Error(`--features must be positive integers, got ${features.join(',')}`);
   // A slice-wise network may take each slice with its neighbours (2.5D weights): the default pipeline follows.
   const context = isSliceWise(kind) ? contextSlicesOf(stateDict, weightsPath) : 0;
-  const pipeline = given ?? defaultPipeline(kind, context);
+  // The weights' own cut goes with the default pipeline only: a pipeline file says all it wants.
+  const cut = opts.minPeak === 'none' ? null : (opts.minPeak ?? (given ? null : peakCutOf(metadata, weightsPath)));
+  const base = given ?? defaultPipeline(kind, context);
+  const pipeline = cut === null ? base : withConfidentComponents(base, cut);
   const net = createNetwork(kind, { features, inChannels: contextChannels(context) });
   try {
     const { notices: weightNotices } = net.loadStateDict(stateDict, { source: weightsPath });
@@ -97,6 +108,8 @@ export async function segmentFile(scanPath: string, outPath: string, opts: Segme
       model: kind,
       features,
       pipeline: pipeline.name,
+      minPeakProbability: cut,
+      removedComponents: res.removedObjects.reduce((n, r) => n + r.components, 0),
       dims: [...volume.dims],
       crop: res.crop && { start: res.crop.start, end: res.crop.end, region: res.crop.region },
       lesionVoxels,
@@ -138,6 +151,7 @@ export function parseSegmentArgs(argv: string[]): { scan: string; out: string; o
       backend: { type: 'string' },
       probabilities: { type: 'string' },
       pipeline: { type: 'string' },
+      'min-peak': { type: 'string' },
     },
   });
   if (positionals.length !== 2) throw new Error(SEGMENT_USAGE);
@@ -147,6 +161,9 @@ export function parseSegmentArgs(argv: string[]): { scan: string; out: string; o
   if (backend && !['webgpu', 'webgl', 'wasm', 'cpu'].includes(backend)) throw new Error('--backend must be webgpu, wasm or cpu');
   const features = values.features?.split(',').map(Number);
   if (features && (features.length !== 5 || features.some((f) => !Number.isInteger(f) || f < 1))) throw new Error(`--features needs five positive integers, got ${values.features}`);
+  const peak = values['min-peak'];
+  const minPeak = peak === undefined || peak === 'none' ? peak : Number(peak);
+  if (typeof minPeak === 'number' && !(peak!.trim() && minPeak > 0 && minPeak <= 1)) throw new Error(`--min-peak must be a probability in (0, 1] or none, got "${peak}"`);
   return {
     scan: positionals[0],
     out: positionals[1],
@@ -157,6 +174,7 @@ export function parseSegmentArgs(argv: string[]): { scan: string; out: string; o
       ...(backend ? { backend } : {}),
       ...(values.probabilities ? { probabilities: values.probabilities } : {}),
       ...(values.pipeline ? { pipeline: values.pipeline } : {}),
+      ...(minPeak !== undefined ? { minPeak } : {}),
     },
   };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { choosePeakCut, PEAK_CUT_CANDIDATES, PEAK_CUT_KEY } from '../engine/inference';
 import { readSafetensors, writeSafetensors } from '../engine/weights';
 import { createNetwork } from '../models';
 import { expectOneLineError, runBundled } from './cli-errors.test-util';
@@ -23,12 +24,12 @@ describe('train:default', () => {
     const out = join(tmp, 'weights');
     const ckpt = join(tmp, 'ckpt');
     // A time limit of 0.06 s stops the run after its first step; the checkpoint is saved on the way out.
-    const first = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--time-limit', '0.001', '--backend', 'wasm', ...SAMPLING, ...TINY);
+    const first = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--time-limit', '0.001', '--backend', 'wasm', '--tune-cases', '0', ...SAMPLING, ...TINY);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/time limit reached after 1 steps/);
     expect(first.stdout).toMatch(/training cancelled after 1 steps/);
 
-    const r = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--resume', '--backend', 'wasm', ...SAMPLING, ...TINY);
+    const r = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--resume', '--backend', 'wasm', '--tune-cases', '2', ...SAMPLING, ...TINY);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/resumed from .*coplenet-seed2 at step 1/);
     expect(r.stdout).toMatch(/step 3\/3 loss/);
@@ -54,6 +55,15 @@ describe('train:default', () => {
     expect(card).toMatch(/\| 10–20 mm \| \d+ \|/);
     expect(card).toMatch(/Run: finished after 3 of 3 steps/);
     expect(card).toContain('(pos:neg 1:1; positives lesion by lesion, 50 % of negatives on lung vessels)');
+    // The peak cut: every candidate scored on the 2 tune phantoms, the choice stored in the metadata and the card.
+    const curve = [...r.stdout.matchAll(/^cut (none|[\d.]+): mean Dice ([\d.]+), pooled Dice ([\d.]+), ([\d.]+) false-positive components per case$/gm)];
+    expect(curve.map((m) => m[1])).toEqual(['none', ...PEAK_CUT_CANDIDATES.map(String)]);
+    const chosen = choosePeakCut(curve.map((m) => ({ cut: m[1] === 'none' ? 0 : Number(m[1]), meanDice: Number(m[2]), pooledDice: Number(m[3]), falsePositives: Number(m[4]) })));
+    expect(r.stdout).toContain(`peak cut: ${chosen ?? 'none (no cut beats no filter)'}`);
+    expect(metadata[PEAK_CUT_KEY]).toBe(chosen === null ? undefined : String(chosen));
+    expect(card).toContain('## Peak-probability cut (KeepConfidentComponentsd)');
+    expect(card).toContain(chosen === null ? 'No cut beat no filter' : `**Cut: ${chosen}**`);
+    expect(r.stdout.match(/^\[with cut\] test_00[01]: /gm) ?? []).toHaveLength(chosen === null ? 0 : 2);
   });
 
   it('--context-slices 1 widens one-channel --init weights and trains, evaluates and writes a 3-channel network', async () => {
@@ -62,7 +72,7 @@ describe('train:default', () => {
     writeFileSync(init, writeSafetensors(await seedNet.stateDict()));
     seedNet.dispose();
     const out = join(tmp, 'context');
-    const r = train('--cases', '2', '--steps', '2', '--out', out, '--checkpoint', join(tmp, 'ckpt-context'), '--backend', 'wasm', '--init', init, '--context-slices', '1', ...TINY);
+    const r = train('--cases', '2', '--steps', '2', '--out', out, '--checkpoint', join(tmp, 'ckpt-context'), '--backend', 'wasm', '--init', init, '--context-slices', '1', '--tune-cases', '0', ...TINY);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('(warm start; 1-channel weights widened to 3 input channels, new neighbours at zero)');
     expect(r.stdout).toContain('COPLE-Net (4, 8, 16, 32, 64), 3 input channels (1 context slice each side)');
@@ -83,5 +93,6 @@ describe('train:default', () => {
     expectOneLineError(train(...base, '--positives', 'blobs'), /--positives must be voxel .* or lesion/);
     expectOneLineError(train(...base, '--hard-negatives', '2'), /--hard-negatives must be a share in 0…1, got "2"/);
     expectOneLineError(train(...base, '--context-slices', '9'), /--context-slices must be an integer in 0…8, got "9"/);
+    expectOneLineError(train(...base, '--tune-cases', 'x'), /--tune-cases must be an integer in 0…10000, got "x"/);
   });
 });

@@ -4,7 +4,7 @@
  *   [--batch 4] [--patch 96] [--lr 1e-3] [--dice patch|pooled] [--size 160,160,24] [--spacing 2,2,5] [--test-cases 6]
  *   [--val-cases 2] [--checkpoint DIR] [--resume] [--time-limit MINUTES]
  *   [--init WEIGHTS] [--kinds GGO,CONSOLIDATION,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO]
- *   [--context-slices R]`
+ *   [--context-slices R] [--tune-cases 24]`
  *
  * Trains the project's own default COPLE-Net weights on synthetic chest CT phantoms (src/engine/synth)
  * and evaluates them on held-out phantoms with the app's inference path (`segmentVolume` with the
@@ -16,6 +16,9 @@
  * `--context-slices R` gives the network each slice's R neighbours on either side as extra input channels
  * (2.5D, src/engine/inference/slice-context.ts); `--init` may then be weights with less context (e.g. one channel), widened so
  * that the network starts out computing what they did (src/models/input-channels.ts).
+ * `--tune-cases N` (default 24; 0 = none) then chooses the weights' KeepConfidentComponentsd cut on N
+ * phantoms of stream `tune` (src/engine/inference/peak-cut.ts), stores it in the weights' metadata (the
+ * app's and the CLIs' default) and scores the test phantoms with it too.
  * Must run through `node scripts/run-ts.mjs` (tfjs gradients; see scripts/run-ts.mjs).
  */
 import { cpus } from 'node:os';
@@ -34,14 +37,14 @@ import { Trainer, type StepInfo, type TrainerConfig } from '../engine/training/t
 import { readSafetensors, readWeights, writeSafetensors, type StateDict } from '../engine/weights';
 import { createNetwork, type Network } from '../models';
 import { inputChannels, widenInputChannels } from '../models/input-channels';
-import { DEFAULT_COPLENET_PIPELINE, withSliceContext } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY, withConfidentComponents, withSliceContext, type CutScore } from '../engine/inference';
 import { contextChannels } from '../engine/inference/slice-context';
 import { intArg, positiveNumbers } from './args';
 import { runCli } from './files';
-import { binTable, evaluate as evaluateCases, fmt, meanDice, pooledDice, type CaseResult, type EvaluateOptions } from './phantom-eval';
+import { binTable, evaluate as evaluateCases, fmt, meanDice, pooledDice, tunePeakCut, type CaseResult, type EvaluateOptions } from './phantom-eval';
 
 const USAGE =
-  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO] [--context-slices R]';
+  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO] [--context-slices R] [--tune-cases N]';
 
 function parse() {
   try {
@@ -71,6 +74,7 @@ function parse() {
         positives: { type: 'string', default: 'voxel' },
         'hard-negatives': { type: 'string', default: '0' },
         'context-slices': { type: 'string', default: '0' },
+        'tune-cases': { type: 'string', default: '24' },
       },
     }).values;
   } catch (e) {
@@ -111,6 +115,7 @@ runCli(async () => {
   const hardNegatives = Number(v['hard-negatives']);
   if (!(hardNegatives >= 0 && hardNegatives <= 1) || !v['hard-negatives']!.trim()) throw new Error(`--hard-negatives must be a share in 0…1, got "${v['hard-negatives']}"`);
   const contextSlices = intArg('context-slices', v['context-slices'], 0, 8, USAGE);
+  const tuneCases = intArg('tune-cases', v['tune-cases'], 0, 10000, USAGE);
   const inChannels = contextChannels(contextSlices);
   const pipeline = withSliceContext(DEFAULT_COPLENET_PIPELINE, contextSlices);
   const timeLimit = v['time-limit'] ? positiveNumbers('time-limit', v['time-limit'], 1)[0] * 60 : Infinity;
@@ -178,17 +183,22 @@ runCli(async () => {
   // Evaluation on the held-out phantoms, float32 then float16-rounded weights.
   const sd32 = await trainer.network.stateDict();
   const results32 = await evaluate(trainer.network, test, 'float32', { pipeline });
-  const meta = { format: 'pt', model: 'coplenet', features: features.join(','), seed: String(seed), steps: String(trainer.step), labels: v.labels! };
-  const bytes16 = writeSafetensors(sd32, { float16: true, metadata: meta });
+  const meta: Record<string, string> = { format: 'pt', model: 'coplenet', features: features.join(','), seed: String(seed), steps: String(trainer.step), labels: v.labels! };
   const net16 = createNetwork('coplenet', { features, inChannels });
-  net16.loadStateDict(readSafetensors(bytes16, 'float16 weights').stateDict);
+  net16.loadStateDict(readSafetensors(writeSafetensors(sd32, { float16: true }), 'float16 weights').stateDict);
   const results16 = await evaluate(net16, test, 'float16', { pipeline });
-  net16.dispose();
   const d32 = meanDice(results32);
   const d16 = meanDice(results16);
   const useHalf = Math.abs(d16 - d32) <= 0.005;
-  const weights = useHalf ? bytes16 : writeSafetensors(sd32, { metadata: meta });
   const final = useHalf ? results16 : results32;
+  const finalNet = useHalf ? net16 : trainer.network;
+  // The weights' own cut for KeepConfidentComponentsd, on phantoms neither training nor the test set uses.
+  const tune = tuneCases ? await tunePeakCut(finalNet, gen('tune', tuneCases), pipeline, log) : null;
+  if (tune) log(`peak cut: ${tune.cut ?? 'none (no cut beats no filter)'}`);
+  if (tune?.cut) meta[PEAK_CUT_KEY] = String(tune.cut);
+  const withCut = tune?.cut ? await evaluate(finalNet, test, 'with cut', { pipeline: withConfidentComponents(pipeline, tune.cut) }) : null;
+  net16.dispose();
+  const weights = writeSafetensors(sd32, { float16: useHalf, metadata: meta });
   await mkdir(v.out, { recursive: true });
   await writeFile(join(v.out, 'coplenet.safetensors'), weights);
   const wallSeconds = (performance.now() - t0) / 1000;
@@ -219,9 +229,13 @@ runCli(async () => {
     final,
     init: saved ? undefined : v.init,
     kinds,
+    tuneCases,
+    tune,
+    withCut,
   });
   await writeFile(join(v.out, 'MODEL_CARD.md'), card);
   log(`held-out pooled Dice ${fmt(pooledDice(final), 4)}`);
+  if (withCut) log(`held-out mean Dice with the peak cut ${tune!.cut}: ${fmt(meanDice(withCut), 4)} (pooled ${fmt(pooledDice(withCut), 4)})`);
   log(`held-out mean Dice float32 ${fmt(d32, 4)}, float16 ${fmt(d16, 4)}; wrote ${join(v.out, 'coplenet.safetensors')} (${useHalf ? 'float16' : 'float32'}, ${(weights.length / 1e6).toFixed(1)} MB) and MODEL_CARD.md; wall time ${(wallSeconds / 60).toFixed(1)} min`);
   trainer.dispose();
   tf.disposeVariables();
@@ -262,6 +276,9 @@ interface CardInput {
   final: CaseResult[];
   init?: string;
   kinds: number[] | null;
+  tuneCases: number;
+  tune: { curve: CutScore[]; cut: number | null } | null;
+  withCut: CaseResult[] | null;
 }
 
 function modelCard(c: CardInput): string {
@@ -274,7 +291,9 @@ function modelCard(c: CardInput): string {
   // HD95 is undefined (NaN) when the prediction is empty; averaged over the cases where it exists.
   const hds = withLesions.map((r) => r.hd95).filter(Number.isFinite);
   const meanHd = hds.reduce((s, h) => s + h, 0) / Math.max(hds.length, 1);
-  const rows = c.final.map((r, n) => `| ${r.id} | ${r.seed} | ${r.lesions} | ${fmt(r.truthMl, 1)} | ${fmt(r.predMl, 1)} | ${fmt(r.dice)} | ${fmt(c.results32[n].dice)} | ${fmt(r.hd95, 1)} | ${r.falsePositiveComponents} |`);
+  const cutCells = (n: number) => (c.withCut ? ` ${fmt(c.withCut[n].dice)} | ${c.withCut[n].falsePositiveComponents} |` : '');
+  const rows = c.final.map((r, n) => `| ${r.id} | ${r.seed} | ${r.lesions} | ${fmt(r.truthMl, 1)} | ${fmt(r.predMl, 1)} | ${fmt(r.dice)} | ${fmt(c.results32[n].dice)} | ${fmt(r.hd95, 1)} | ${r.falsePositiveComponents} |${cutCells(n)}`);
+  const cutHds = c.withCut?.filter((r) => r.truthMl > 0).map((r) => r.hd95).filter(Number.isFinite) ?? [];
   const bins = binTable(c.final).map((b) => `| ${b.bin} | ${b.lesions} | ${b.detected} (${b.lesions ? Math.round((100 * b.detected) / b.lesions) : 0} %) | ${b.lesions ? fmt(b.meanDice) : '–'} |`);
   return `# COPLE-Net default weights (\`coplenet.safetensors\`)
 
@@ -315,10 +334,12 @@ Full inference path (\`segmentVolume\` with the default pipeline, argmax). Dice 
 of symmetric surface distances) from \`compareMasks\` on the scan grid; mean over cases with lesions:
 **Dice ${fmt(meanDice(c.final), 4)}** over ${withLesions.length} cases (pooled over all test voxels: ${fmt(pooledDice(c.final), 4)}), HD95 ${fmt(meanHd, 1)} mm over the ${hds.length} cases with a non-empty prediction (${c.useHalf ? 'float16' : 'float32'} weights).
 
-| case | seed | lesions | truth mL | pred mL | Dice | Dice (float32) | HD95 mm | FP components |
-|---|---|---|---|---|---|---|---|---|
+| case | seed | lesions | truth mL | pred mL | Dice | Dice (float32) | HD95 mm | FP components |${c.withCut ? ' Dice with the cut | FP with the cut |' : ''}
+|---|---|---|---|---|---|---|---|---|${c.withCut ? '---|---|' : ''}
 ${rows.join('\n')}
-
+${c.withCut ? `
+With the weights' peak cut (below; the app's default for these weights): **Dice ${fmt(meanDice(c.withCut), 4)}** (pooled ${fmt(pooledDice(c.withCut), 4)}), HD95 ${fmt(cutHds.reduce((s, h) => s + h, 0) / Math.max(cutHds.length, 1), 1)} mm over ${cutHds.length} cases.
+` : ''}
 By lesion size (true lesions = 6-connected components of the truth, so touching lesions count as one;
 size = equivalent-sphere diameter; detected = at least one predicted voxel on it; lesion Dice = the
 prediction in the lesion's box grown by 2 voxels / 1 slice, other lesions excluded):
@@ -327,8 +348,23 @@ prediction in the lesion's box grown by 2 voxels / 1 slice, other lesions exclud
 |---|---|---|---|
 ${bins.join('\n')}
 
-## Limits
+${c.tune ? peakCutSection(c.tune, c.tuneCases) : ''}## Limits
 - Synthetic data only (analytic anatomy, simulated partial volume and noise); no claim about real CT.
 - One training run, one seed; no hyper-parameter search. Numbers above are from this run's log.
+`;
+}
+
+/** The card's account of the peak cut: the curve it was chosen from. */
+function peakCutSection(tune: { curve: CutScore[]; cut: number | null }, cases: number): string {
+  const rows = tune.curve.map((s) => `| ${s.cut ? s.cut : 'none'} | ${fmt(s.meanDice, 4)} | ${fmt(s.pooledDice, 4)} | ${fmt(s.falsePositives, 1)} |`);
+  return `## Peak-probability cut (KeepConfidentComponentsd)
+A lesion component stays only if its most certain voxel reaches the cut (hysteresis thresholding; src/engine/inference/peak-cut.ts).
+Chosen on ${cases} phantoms of stream \`tune\` (\`deriveSeed(seed, 'tune', n)\`, used for nothing else): each segmented once,
+every cut scored, the best mean Dice averaged with its two neighbours taken. ${tune.cut ? `**Cut: ${tune.cut}**, stored in the weights' metadata (\`${PEAK_CUT_KEY}\`): the app and the CLIs apply it by default.` : 'No cut beat no filter: the weights carry none.'}
+
+| cut | mean Dice | pooled Dice | FP components per case |
+|---|---|---|---|
+${rows.join('\n')}
+
 `;
 }

@@ -1,7 +1,11 @@
 import { useState } from 'react';
-import { DEFAULT_MIN_PEAK, isDefaultWeights, loadDefaultWeights, loadWeights, runSegmentation } from '../inference';
+import { isDefaultWeights, loadDefaultWeights, loadWeights, runSegmentation } from '../inference';
+import type { ModelInfo } from '../../engine/worker/compute';
 import { useStore } from '../store';
 import { WeightsFileInput } from './WeightsFileInput';
+
+/** What the peak-probability box shows for weights that carry no cut of their own. */
+const FALLBACK_MIN_PEAK = 0.999;
 
 export function InferencePanel() {
   const scan = useStore((s) => s.scan);
@@ -14,10 +18,16 @@ export function InferencePanel() {
   const [minLesionMl, setMinLesionMl] = useState(0.4);
   const minValid = Number.isFinite(minLesionMl) && minLesionMl >= 0;
   const [flipTta, setFlipTta] = useState(false);
-  // On by default for the default weights, whose cut it is (null: the user has not chosen).
-  const [keepConfident, setKeepConfident] = useState<boolean | null>(null);
-  const confident = keepConfident ?? (!!model && isDefaultWeights(model.weights));
-  const [minPeak, setMinPeak] = useState(DEFAULT_MIN_PEAK);
+  // Each model brings its own cut (weights metadata, chosen on labelled cases): on with it when it has
+  // one, off otherwise — a cut suits only the weights it was chosen for.
+  const [cutOf, setCutOf] = useState<ModelInfo | null>(null);
+  const [confident, setConfident] = useState(false);
+  const [minPeak, setMinPeak] = useState(FALLBACK_MIN_PEAK);
+  if (model !== cutOf) {
+    setCutOf(model);
+    setConfident(model?.minPeakProbability != null);
+    setMinPeak(model?.minPeakProbability ?? FALLBACK_MIN_PEAK);
+  }
   const peakValid = minPeak > 0 && minPeak <= 1;
   if (!scan) return null;
   return (
@@ -68,14 +78,14 @@ export function InferencePanel() {
         />
         mL
       </label>
-      <label className="row" title="Appends KeepConfidentComponentsd (face connectivity) to the pipeline for the run: a lesion component stays only if its most certain voxel reaches this probability (hysteresis thresholding). The default is the default weights' cut; other weights need their own.">
-        <input type="checkbox" checked={confident} onChange={(e) => setKeepConfident(e.target.checked)} data-testid="keep-confident-toggle" /> Keep only lesion
+      <label className="row" title="Appends KeepConfidentComponentsd (face connectivity) to the pipeline for the run: a lesion component stays only if its most certain voxel reaches this probability (hysteresis thresholding). On with the weights' own cut when they carry one (chosen on labelled cases: npm run tune:peak); other weights need a cut chosen for them.">
+        <input type="checkbox" checked={confident} onChange={(e) => setConfident(e.target.checked)} data-testid="keep-confident-toggle" /> Keep only lesion
         components whose peak probability reaches
         <input
           type="number"
           min={0}
           max={1}
-          step={0.00001}
+          step="any"
           value={Number.isFinite(minPeak) ? minPeak : ''}
           onChange={(e) => setMinPeak(e.target.valueAsNumber)}
           disabled={!confident}

@@ -4,3 +4,4 @@ export * from './lung-crop';
 export * from './batch-size';
 export * from './pipeline';
 export * from './segment';
+export * from './peak-cut';

@@ -12,9 +12,10 @@ export { matchStateDict, formatReport, type ExpectedTensor, type StateDictMatch,
 export type WeightsFormat = 'torch-zip' | 'torch-legacy' | 'safetensors';
 
 /** Reads any supported weights file, recognised by content rather than extension. */
-export function readWeights(bytes: Uint8Array, file: string): { stateDict: StateDict; format: WeightsFormat } {
-  if (isSafetensors(bytes)) return { stateDict: readSafetensors(bytes, file).stateDict, format: 'safetensors' };
+export function readWeights(bytes: Uint8Array, file: string): { stateDict: StateDict; format: WeightsFormat; metadata: Record<string, string> } {
+  if (isSafetensors(bytes)) return { ...readSafetensors(bytes, file), format: 'safetensors' };
   if (bytes.length < 4) throw new InputError(file, 'file too short to be a weights file');
   const ckpt = readTorchCheckpoint(bytes, file);
-  return { stateDict: ckpt.stateDict, format: ckpt.format === 'zip' ? 'torch-zip' : 'torch-legacy' };
+  // A torch checkpoint carries no metadata we read.
+  return { stateDict: ckpt.stateDict, format: ckpt.format === 'zip' ? 'torch-zip' : 'torch-legacy', metadata: {} };
 }

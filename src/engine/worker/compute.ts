@@ -13,6 +13,7 @@ import { createNetwork, isSliceWise, type ModelKind } from '../../models';
 import { inferFeatures } from '../../models/features';
 import { contextSlicesOf } from '../../models/input-channels';
 import { contextChannels } from '../inference/slice-context';
+import { peakCutOf } from '../inference/peak-cut';
 import type { Network } from '../../models/network';
 
 export interface ModelInfo {
@@ -20,6 +21,8 @@ export interface ModelInfo {
   features: number[];
   /** Slice-wise networks: neighbouring slices on each side the weights take as extra channels (0: one slice). */
   contextSlices: number;
+  /** The weights' own cut for KeepConfidentComponentsd (safetensors metadata, peak-cut.ts), or null. */
+  minPeakProbability: number | null;
   parameters: number;
   weights: string;
   notices: string[];
@@ -53,7 +56,8 @@ export async function loadModel(kind: ModelKind, weights: { name: string; bytes:
   // When loads overlap (default weights arriving while the user drops a file), the last one asked for wins.
   const generation = ++loadGeneration;
   if (!backend) await startBackend(backendOrder, backendOptions);
-  const { stateDict } = readWeights(weights.bytes, weights.name);
+  const { stateDict, metadata } = readWeights(weights.bytes, weights.name);
+  const minPeakProbability = peakCutOf(metadata, weights.name);
   const features = inferFeatures(stateDict, weights.name);
   const contextSlices = isSliceWise(kind) ? contextSlicesOf(stateDict, weights.name) : 0;
   const next = createNetwork(kind, { features, inChannels: contextChannels(contextSlices) });
@@ -76,7 +80,7 @@ export async function loadModel(kind: ModelKind, weights: { name: string; bytes:
     pipeline = withSliceContext(pipeline, contextSlices);
     notices = [...notices, contextSlices ? `${weights.name} takes each slice with ${contextSlices} neighbour${contextSlices > 1 ? 's' : ''} on either side (${contextChannels(contextSlices)} input channels): the pipeline's "context_slices" is now ${contextSlices}` : `${weights.name} takes one slice at a time: the pipeline's "context_slices" is now 0`];
   }
-  model = { kind, features, contextSlices, parameters: next.parameterCount(), weights: weights.name, notices };
+  model = { kind, features, contextSlices, minPeakProbability, parameters: next.parameterCount(), weights: weights.name, notices };
   return model;
 }
 
