@@ -8,6 +8,7 @@ import { readWeights, writeSafetensors } from '../weights';
 import { CopleNet } from '../../models';
 import type { StepInfo } from '../training/trainer';
 import { widenInputChannels } from '../../models/input-channels';
+import { PEAK_CUT_KEY } from '../inference/peak-cut';
 import { currentModel, currentPipeline, loadModel, startBackend } from './compute';
 import { applyFineTuned, cancelFineTune, fineTunedWeights, hasCheckpoint, pauseFineTune, setCheckpointStore, splitSlabs, startFineTune, type FineTuneRequest } from './finetune';
 
@@ -117,9 +118,17 @@ describe('fine-tuning in the worker', () => {
   it('weights that take slice context set the pipeline’s context_slices on load, and fine-tune as a 3-channel network', async () => {
     const one = new CopleNet({ features: [4, 8, 16, 32, 64], seed: 3 });
     const oneBytes = writeSafetensors(await one.stateDict());
-    const wide = writeSafetensors(widenInputChannels(await one.stateDict(), 3, 'tiny'));
+    // With a peak cut in its metadata: the model reports it; fine-tuned weights, differently calibrated, will not carry it.
+    const wide = writeSafetensors(widenInputChannels(await one.stateDict(), 3, 'tiny'), { metadata: { [PEAK_CUT_KEY]: '0.9999' } });
+    const wideSd = readWeights(wide, 'tiny').stateDict;
+    const before = currentModel();
+    await expect(loadModel('coplenet', { name: 'bad-cut.safetensors', bytes: writeSafetensors(wideSd, { metadata: { [PEAK_CUT_KEY]: '2' } }) })).rejects.toThrow(
+      `bad-cut.safetensors: metadata "${PEAK_CUT_KEY}" must be a probability in (0, 1], got "2"`,
+    );
+    expect(currentModel()).toBe(before);
     one.dispose();
     const info = await loadModel('coplenet', { name: 'tiny-2.5d.safetensors', bytes: wide });
+    expect(info.minPeakProbability).toBe(0.9999);
     expect(info.contextSlices).toBe(1);
     expect(info.notices).toContain('tiny-2.5d.safetensors takes each slice with 1 neighbour on either side (3 input channels): the pipeline\'s "context_slices" is now 1');
     expect(currentPipeline().inference).toEqual({ kind: 'slices', context_slices: 1 });
@@ -152,9 +161,11 @@ describe('fine-tuning in the worker', () => {
     expect(tuned.get('in_conv.conv_conv_se.0.conv.weight')!.shape).toEqual([4, 3, 3, 3]);
     await applyFineTuned();
     expect(currentModel()!.contextSlices).toBe(1);
+    expect(currentModel()!.minPeakProbability).toBeNull();
     // One-channel weights again: the pipeline goes back to one slice.
     const back = await loadModel('coplenet', { name: 'tiny.safetensors', bytes: oneBytes });
     expect(back.notices).toContain('tiny.safetensors takes one slice at a time: the pipeline\'s "context_slices" is now 0');
+    expect(back.minPeakProbability).toBeNull();
     expect(currentPipeline().inference).toEqual({ kind: 'slices' });
   });
 });
