@@ -2,11 +2,23 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { contextSlicesOf, inputChannels, widenInputChannels } from './input-channels';
-import { createNetwork } from '.';
+import { createNetwork, type Network } from '.';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
+
+/** Largest |Δ| between `narrow` on the centre `n` channels of a random input and `wide` on all `m`. */
+async function centreGap(narrow: Network, wide: Network, n: number, m: number, seed: number): Promise<number> {
+  const x = tf.randomUniform([2, 32, 32, m], 0, 1, 'float32', seed);
+  const centre = tf.slice(x, [0, 0, 0, (m - n) / 2], [2, 32, 32, n]);
+  const a = await narrow.apply(centre as tf.Tensor4D).data();
+  const b = await wide.apply(x as tf.Tensor4D).data();
+  tf.dispose([x, centre]);
+  let worst = 0;
+  for (let q = 0; q < a.length; q++) worst = Math.max(worst, Math.abs(a[q] - b[q]));
+  return worst;
+}
 
 describe('input channels of slice-wise weights', () => {
   it('a network widened from one-channel weights computes on (neighbour, slice, neighbour) what the original computes on the slice', async () => {
@@ -21,13 +33,7 @@ describe('input channels of slice-wise weights', () => {
     const three = createNetwork('coplenet', { features, inChannels: 3, seed: 9 });
     three.loadStateDict(wide);
     // Random neighbours that differ from the centre slice: only the centre may matter.
-    const x3 = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 5);
-    const centre = tf.slice(x3, [0, 0, 0, 1], [2, 32, 32, 1]);
-    const a = await one.apply(centre as tf.Tensor4D).data();
-    const b = await three.apply(x3 as tf.Tensor4D).data();
-    let worst = 0;
-    for (let n = 0; n < a.length; n++) worst = Math.max(worst, Math.abs(a[n] - b[n]));
-    expect(worst).toBeLessThan(1e-5);
+    expect(await centreGap(one, three, 1, 3, 5)).toBeLessThan(1e-5);
     // The other tensors are shared, and the widened kernel holds the original on channel 1, zeros on 0 and 2.
     const key = 'in_conv.conv_conv_se.0.conv.weight';
     const k1 = sd.get(key)!.data;
@@ -47,17 +53,9 @@ describe('input channels of slice-wise weights', () => {
     for (let o = 0; o < 4; o++) for (let q = 0; q < 9; q++) {
       expect([0, 1, 2, 3, 4].map((c) => k5[(o * 5 + c) * 9 + q])).toEqual([0, 0, k1[o * 9 + q], 0, 0]);
     }
-    three.loadStateDict(wide);
     const five = createNetwork('coplenet', { features, inChannels: 5, seed: 11 });
     five.loadStateDict(wider);
-    const x5 = tf.randomUniform([2, 32, 32, 5], 0, 1, 'float32', 6);
-    const inner = tf.slice(x5, [0, 0, 0, 1], [2, 32, 32, 3]);
-    const c = await three.apply(inner as tf.Tensor4D).data();
-    const d = await five.apply(x5 as tf.Tensor4D).data();
-    worst = 0;
-    for (let n = 0; n < c.length; n++) worst = Math.max(worst, Math.abs(c[n] - d[n]));
-    expect(worst).toBeLessThan(1e-5);
-    tf.dispose([x3, centre, x5, inner]);
+    expect(await centreGap(three, five, 3, 5, 6)).toBeLessThan(1e-5);
     one.dispose();
     three.dispose();
     five.dispose();
