@@ -10,21 +10,28 @@ import { itRefusesBadArguments, runBundled } from './cli-errors.test-util';
 const run = (...args: string[]) => runBundled('eval-phantoms.ts', ...args);
 const WEIGHTS = 'public/weights/coplenet.safetensors';
 const card = readFileSync(resolve(ROOT, 'public/weights/MODEL_CARD.md'), 'utf8');
-// The card's held-out table: | case | seed | lesions | truth mL | pred mL | Dice | …
-const cardDice = new Map([...card.matchAll(/^\| (test_\d+) \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|/gm)].map((m) => [m[1], Number(m[2])]));
+// The card's held-out table: | case | seed | lesions | truth mL | pred mL | Dice | Dice (float32) | HD95 | FP | Dice with the cut | FP with the cut |
+const cardRows = [...card.matchAll(/^\| (test_\d+) \| \d+ \| \d+ \| [\d.]+ \| [\d.]+ \| ([\d.]+) \| [\d.]+ \| [\d.]+ \| \d+ \| ([\d.]+) \| \d+ \|$/gm)];
+const cardDice = new Map(cardRows.map((m) => [m[1], Number(m[2])]));
+const cardDiceCut = new Map(cardRows.map((m) => [m[1], Number(m[3])]));
+const cardCut = /\*\*Cut: ([\d.]+)\*\*/.exec(card)?.[1];
 const caseLines = (out: string) => [...out.matchAll(/^\[(\w+)\] (\w+_\d+): \d+ lesions, truth ([\d.]+) mL, pred ([\d.]+) mL, Dice ([\d.]+|NaN), HD95 ([\d.]+|NaN) mm, (\d+) FP components/gm)];
 
 describe('eval:phantoms', () => {
-  it('reproduces the model card’s held-out Dice of the shipped weights on the same phantoms, and summarises them', () => {
-    const r = run('--weights', WEIGHTS, '--stream', 'test', '--cases', '2');
+  it('reproduces the model card’s held-out Dice of the shipped weights on the same phantoms, with and without their peak cut, and summarises them', () => {
+    const r = run('--weights', WEIGHTS, '--stream', 'test', '--cases', '2', '--min-peak', 'none');
     expect(r.status, r.stderr).toBe(0);
-    // The card says whether the shipped weights take each slice with neighbours; the CLI reads it from the weights.
+    // The card says whether the shipped weights take each slice with neighbours, and their cut; the CLI reads both from the weights.
     const context = /\d+ input channels \(each axial slice with its (\d+) neighbour/.exec(card)?.[1];
-    expect(r.stdout).toContain(`(COPLE-Net 32, 64, 128, 256, 512${context ? `, each slice with ${context} neighbour${context === '1' ? '' : 's'} on either side` : ''})`);
+    expect(r.stdout).toContain(`(COPLE-Net 32, 64, 128, 256, 512${context ? `, each slice with ${context} neighbour${context === '1' ? '' : 's'} on either side` : ''}, peak cut ${cardCut})`);
     expect(r.stdout).toContain('stream "test" seed 1, 2 cases, 160×160×24 at 2×2×5 mm; run options: none');
     const lines = caseLines(r.stdout);
     expect(lines.map((m) => m[2])).toEqual(['test_000', 'test_001']);
     for (const m of lines) expect(Number(m[5])).toBeCloseTo(cardDice.get(m[2])!, 3);
+    // By default the weights' cut applies, as in the app: the card's other column.
+    const sure = run('--weights', WEIGHTS, '--stream', 'test', '--cases', '2');
+    expect(sure.stdout).toContain(`run options: components peaking under ${cardCut} removed (the weights' cut)`);
+    for (const m of caseLines(sure.stdout)) expect(Number(m[5])).toBeCloseTo(cardDiceCut.get(m[2])!, 3);
     const mean = (Number(lines[0][5]) + Number(lines[1][5])) / 2;
     const summary = /^mean Dice ([\d.]+) over 2 cases with lesions; pooled Dice ([\d.]+);/m.exec(r.stdout);
     expect(Number(summary![1])).toBeCloseTo(mean, 3);
