@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { readSafetensors, readWeights, writeSafetensors } from '../src/engine/weights';
 import { PEAK_CUT_KEY } from '../src/engine/inference/peak-cut';
-import { widenInputChannels } from '../src/models/input-channels';
+import { contextSlicesOf, widenInputChannels } from '../src/models/input-channels';
 import { FIXTURE_WEIGHTS, real, waitForScan } from './helpers';
 
 test('COPLE-Net segments a real CT on the WebGPU backend and the mask lands on the scan grid', async ({ page }) => {
@@ -33,10 +33,13 @@ test('the default weights load at start with their disclaimer and their own peak
   await page.goto('/?nosample&backend=wasm');
   await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
   await waitForScan(page);
-  await expect(page.getByTestId('model-info')).toContainText('input: each slice with 1 neighbour on either side, default weights (phantoms)', { timeout: 60_000 });
+  // The slice context and the cut the default weights carry (chosen on tune phantoms) show in the panel.
+  const shipped = readSafetensors(new Uint8Array(readFileSync(resolve('public/weights/coplenet.safetensors'))), 'coplenet.safetensors');
+  const r = contextSlicesOf(shipped.stateDict, 'coplenet.safetensors');
+  expect(r).toBeGreaterThan(0);
+  await expect(page.getByTestId('model-info')).toContainText(`input: each slice with ${r} neighbour${r > 1 ? 's' : ''} on either side, default weights (phantoms)`, { timeout: 60_000 });
   await expect(page.getByTestId('weights-disclaimer')).toContainText('trained by this project on synthetic chest phantoms only');
-  // The cut the default weights carry in their metadata (chosen on tune phantoms) is the box's value.
-  const cut = readSafetensors(new Uint8Array(readFileSync(resolve('public/weights/coplenet.safetensors'))), 'coplenet.safetensors').metadata[PEAK_CUT_KEY];
+  const cut = shipped.metadata[PEAK_CUT_KEY];
   expect(Number(cut)).toBeGreaterThan(0.9);
   await expect(page.getByTestId('keep-confident-toggle')).toBeChecked();
   await expect(page.getByTestId('keep-confident-p')).toHaveValue(cut);
