@@ -78,7 +78,7 @@ export function InferencePanel() {
         />
         mL
       </label>
-      <label className="row" title="Appends KeepConfidentComponentsd (face connectivity) to the pipeline for the run: a lesion component stays only if its most certain voxel reaches this probability (hysteresis thresholding). On with the weights' own cut when they carry one (chosen on labelled cases: npm run tune:peak); other weights need a cut chosen for them.">
+      <label className="row" title="Appends KeepConfidentComponentsd (face connectivity) to the pipeline for the run: a lesion component stays only if its most certain voxel reaches this probability (hysteresis thresholding). On with the weights' own cut when they carry one (chosen on labelled cases, e.g. npm run eval:phantoms -- --tune-peak); other weights need a cut chosen for them.">
         <input type="checkbox" checked={confident} onChange={(e) => setConfident(e.target.checked)} data-testid="keep-confident-toggle" /> Keep only lesion
         components whose peak probability reaches
         <input

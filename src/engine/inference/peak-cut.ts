@@ -2,7 +2,7 @@
  * The peak-probability cut of KeepConfidentComponentsd for a set of weights: a lesion component
  * stays only if its most certain voxel reaches the cut. How sure a network is of its false
  * positives depends on how it was trained, so the cut belongs to the weights: it is chosen on
- * labelled cases (`peakCutCurve` → `choosePeakCut`, e.g. `npm run tune:peak` on phantoms) and stored
+ * labelled cases (`peakCutCurve` → `choosePeakCut`, e.g. `npm run eval:phantoms -- --tune-peak` on phantoms) and stored
  * in the safetensors metadata under `PEAK_CUT_KEY`, from which the app and the CLIs take it as the
  * default. Weights without one (MONAI's checkpoint) run without the filter unless the user asks.
  */
