@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { isDefaultWeights, loadDefaultWeights, loadWeights, runSegmentation } from '../inference';
 import type { ModelInfo } from '../../engine/worker/compute';
 import { useStore } from '../store';
+import { NumberBox } from './NumberBox';
 import { WeightsFileInput } from './WeightsFileInput';
 
 /** What the peak-probability box shows for weights that carry no cut of their own. */
@@ -65,34 +66,13 @@ export function InferencePanel() {
       <label className="row" title="Appends MONAI RemoveSmallObjectsd (by measure, face connectivity) to the pipeline for the run">
         <input type="checkbox" checked={removeSmall} onChange={(e) => setRemoveSmall(e.target.checked)} data-testid="remove-small-toggle" /> Remove lesion
         components smaller than
-        <input
-          type="number"
-          min={0}
-          step={0.1}
-          value={Number.isFinite(minLesionMl) ? minLesionMl : ''}
-          onChange={(e) => setMinLesionMl(e.target.valueAsNumber)}
-          disabled={!removeSmall}
-          aria-label="minimum lesion component (mL)"
-          data-testid="remove-small-ml"
-          style={{ width: '5em' }}
-        />
+        <NumberBox value={minLesionMl} onChange={setMinLesionMl} disabled={!removeSmall} label="minimum lesion component (mL)" testId="remove-small-ml" min={0} step={0.1} width="5em" />
         mL
       </label>
       <label className="row" title="Appends KeepConfidentComponentsd (face connectivity) to the pipeline for the run: a lesion component stays only if its most certain voxel reaches this probability (hysteresis thresholding). On with the weights' own cut when they carry one (chosen on labelled cases, e.g. npm run eval:phantoms -- --tune-peak); other weights need a cut chosen for them.">
         <input type="checkbox" checked={confident} onChange={(e) => setConfident(e.target.checked)} data-testid="keep-confident-toggle" /> Keep only lesion
         components whose peak probability reaches
-        <input
-          type="number"
-          min={0}
-          max={1}
-          step="any"
-          value={Number.isFinite(minPeak) ? minPeak : ''}
-          onChange={(e) => setMinPeak(e.target.valueAsNumber)}
-          disabled={!confident}
-          aria-label="minimum peak probability"
-          data-testid="keep-confident-p"
-          style={{ width: '6em' }}
-        />
+        <NumberBox value={minPeak} onChange={setMinPeak} disabled={!confident} label="minimum peak probability" testId="keep-confident-p" min={0} max={1} step="any" width="6em" />
       </label>
       <label className="row" title="Runs the network on the slices as they are, flipped left-right, up-down and both, and averages the logits (MONAI TestTimeAugmentation-style)">
         <input type="checkbox" checked={flipTta} onChange={(e) => setFlipTta(e.target.checked)} data-testid="flip-tta-toggle" /> Average over
