@@ -1,5 +1,7 @@
 /** Option values of the CLIs, checked with one-line messages that name the option. */
 
+import { isMinProbability } from '../engine/inference/peak-cut';
+
 /** A whole number in lo…hi; a missing value is "required" when `usage` is given. */
 export function intArg(name: string, text: string | undefined, lo: number, hi: number, usage?: string): number {
   if (text === undefined && usage) throw new Error(`--${name} is required; ${usage}`);
@@ -14,4 +16,12 @@ export function positiveNumbers(name: string, text: string, count: number | null
   const what = count === 1 ? 'a positive number' : `${count ?? 'a list of'} positive numbers separated by commas`;
   if ((count !== null && v.length !== count) || v.some((x) => !(x > 0))) throw new Error(`--${name} must be ${what}, got "${text}"`);
   return v;
+}
+
+/** `--min-peak P|none`: a KeepConfidentComponentsd cut, "none" (no filter), or undefined when not given. */
+export function peakCutArg(text: string | undefined): number | 'none' | undefined {
+  if (text === undefined || text === 'none') return text;
+  const p = Number(text);
+  if (!text.trim() || !isMinProbability(p)) throw new Error(`--min-peak must be a probability in (0, 1] or none, got "${text}"`);
+  return p;
 }

@@ -27,7 +27,7 @@ import { createNetwork } from '../models';
 import { inferFeatures } from '../models/features';
 import { contextSlicesOf } from '../models/input-channels';
 import { contextChannels } from '../engine/inference/slice-context';
-import { intArg, positiveNumbers } from './args';
+import { intArg, peakCutArg, positiveNumbers } from './args';
 import { runCli } from './files';
 import { binTable, evaluate, fmt, meanDice, pooledDice, tunePeakCut } from './phantom-eval';
 
@@ -70,8 +70,7 @@ runCli(async () => {
   const size = positiveNumbers('size', v.size!, 3).map(Math.round) as [number, number, number];
   const spacing = positiveNumbers('spacing', v.spacing!, 3) as [number, number, number];
   const minMl = v['min-ml'] === undefined ? 0 : positiveNumbers('min-ml', v['min-ml'], 1)[0];
-  const peakArg = v['min-peak'] === undefined || v['min-peak'] === 'none' ? v['min-peak'] : positiveNumbers('min-peak', v['min-peak'], 1)[0];
-  if (typeof peakArg === 'number' && peakArg > 1) throw new Error(`--min-peak must be a probability in (0, 1] or none, got "${v['min-peak']}"`);
+  const peakArg = peakCutArg(v['min-peak']);
   if (v['tune-peak'] && (v.flips || v['min-ml'] !== undefined || v['min-peak'] !== undefined)) throw new Error('--tune-peak chooses the cut on the plain pipeline: leave out --flips, --min-ml and --min-peak');
   if (v.out !== undefined && !v['tune-peak']) throw new Error('--out writes the weights with a tuned cut: it needs --tune-peak');
   const backendName = v.backend as BackendName;

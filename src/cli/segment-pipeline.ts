@@ -25,6 +25,7 @@ import type { Volume, VoxelArray } from '../engine/volume';
 import { createNetwork, isSliceWise, MODEL_KINDS, type ModelKind } from '../models';
 import { contextSlicesOf } from '../models/input-channels';
 import { contextChannels } from '../engine/inference/slice-context';
+import { peakCutArg } from './args';
 import { readPath, runCli } from './files';
 
 /** Where trained COPLE-Net weights are shipped with the app (trained by a later issue). */
@@ -161,9 +162,7 @@ export function parseSegmentArgs(argv: string[]): { scan: string; out: string; o
   if (backend && !['webgpu', 'webgl', 'wasm', 'cpu'].includes(backend)) throw new Error('--backend must be webgpu, wasm or cpu');
   const features = values.features?.split(',').map(Number);
   if (features && (features.length !== 5 || features.some((f) => !Number.isInteger(f) || f < 1))) throw new Error(`--features needs five positive integers, got ${values.features}`);
-  const peak = values['min-peak'];
-  const minPeak = peak === undefined || peak === 'none' ? peak : Number(peak);
-  if (typeof minPeak === 'number' && !(peak!.trim() && minPeak > 0 && minPeak <= 1)) throw new Error(`--min-peak must be a probability in (0, 1] or none, got "${peak}"`);
+  const minPeak = peakCutArg(values['min-peak']);
   return {
     scan: positionals[0],
     out: positionals[1],

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { isDefaultWeights, loadDefaultWeights, loadWeights, runSegmentation } from '../inference';
 import type { ModelInfo } from '../../engine/worker/compute';
+import { isMinProbability } from '../../engine/inference/peak-cut';
 import { useStore } from '../store';
 import { NumberBox } from './NumberBox';
 import { WeightsFileInput } from './WeightsFileInput';
@@ -29,7 +30,7 @@ export function InferencePanel() {
     setConfident(model?.minPeakProbability != null);
     setMinPeak(model?.minPeakProbability ?? FALLBACK_MIN_PEAK);
   }
-  const peakValid = minPeak > 0 && minPeak <= 1;
+  const peakValid = isMinProbability(minPeak);
   if (!scan) return null;
   return (
     <section className="panel" data-testid="inference-panel">

@@ -12,12 +12,15 @@ import type { Vec3 } from '../volume';
 
 export const PEAK_CUT_KEY = 'lesion_min_peak_probability';
 
+/** A cut (KeepConfidentComponentsd's `min_probability`): a probability in (0, 1]. */
+export const isMinProbability = (p: unknown): p is number => typeof p === 'number' && p > 0 && p <= 1;
+
 /** The weights' cut from their metadata, or null when they carry none; a bad value is refused. */
 export function peakCutOf(metadata: Record<string, string>, file: string): number | null {
   const raw = metadata[PEAK_CUT_KEY];
   if (raw === undefined) return null;
   const p = Number(raw);
-  if (!raw.trim() || !(p > 0 && p <= 1)) throw new InputError(file, `metadata "${PEAK_CUT_KEY}" must be a probability in (0, 1], got "${raw}"`);
+  if (!raw.trim() || !isMinProbability(p)) throw new InputError(file, `metadata "${PEAK_CUT_KEY}" must be a probability in (0, 1], got "${raw}"`);
   return p;
 }
 

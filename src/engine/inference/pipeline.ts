@@ -25,6 +25,7 @@ import type { Connectivity } from '../labels/components';
 import { volumeToImage } from '../transforms/image';
 import { axialSliceAxis, LungCropd } from './lung-crop';
 import { isContextSlices } from './slice-context';
+import { isMinProbability } from './peak-cut';
 import type { BlendMode, SlidingPadMode } from './sliding-window';
 
 export interface SlidingWindowSettings {
@@ -186,7 +187,7 @@ function parseConnectivity(value: unknown, step: string, where: string): Connect
 function parseKeepConfident(step: TransformSpec, where: string): KeepConfidentStep {
   const r = argsOf(step, ['keys', 'min_probability', 'connectivity'], where);
   const p = r.min_probability;
-  if (typeof p !== 'number' || !(p > 0 && p <= 1)) fail(where, `KeepConfidentComponentsd: min_probability must be a number in (0, 1], got ${JSON.stringify(p)}`);
+  if (!isMinProbability(p)) fail(where, `KeepConfidentComponentsd: min_probability must be a number in (0, 1], got ${JSON.stringify(p)}`);
   return { minProbability: p as number, connectivity: parseConnectivity(r.connectivity, 'KeepConfidentComponentsd', where) };
 }
 

@@ -64,8 +64,9 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
   const notices: string[] = [];
   const t0 = performance.now();
   const post = parsePostprocessing(pipeline.postprocessing, pipeline.name);
+  const keepProbabilities = opts.keepProbabilities ?? true;
   // KeepConfidentComponentsd needs the probabilities on the scan's grid whether or not they are returned.
-  const needProbabilities = (opts.keepProbabilities ?? true) || post.componentFilters.some((f) => f.name === 'KeepConfidentComponentsd');
+  const needProbabilities = keepProbabilities || post.componentFilters.some((f) => f.name === 'KeepConfidentComponentsd');
   const pre = buildPreprocessing(pipeline, pipeline.name);
   if (signal?.aborted) throw abortError(signal);
   if (volume.units !== 'HU') notices.push(`The scan's intensities are not marked as Hounsfield units (${volume.units}); the pipeline's HU window and lung threshold assume CT.`);
@@ -162,7 +163,7 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
   return {
     mask,
     removedObjects,
-    ...(probabilities && (opts.keepProbabilities ?? true) ? { probabilities } : {}),
+    ...(probabilities && keepProbabilities ? { probabilities } : {}),
     crop,
     notices,
     batchSize,
