@@ -5,20 +5,22 @@
  * extensionless imports that Node's ESM loader refuses (ERR_UNSUPPORTED_DIR_IMPORT); a bundle
  * resolves them. Training CLIs use this; inference-only CLIs run under tsx directly.
  *   node scripts/run-ts.mjs <entry.ts> [args...]
+ *   node scripts/run-ts.mjs --bundle <entry.ts> <out.mjs>   (only bundle: for machines without node_modules)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { build } from 'esbuild';
 
-const [entry, ...args] = process.argv.slice(2);
-if (!entry) {
-  console.error('usage: node scripts/run-ts.mjs <entry.ts> [args...]');
+const bundleOnly = process.argv[2] === '--bundle';
+const [entry, ...args] = process.argv.slice(bundleOnly ? 3 : 2);
+if (!entry || (bundleOnly && args.length !== 1)) {
+  console.error('usage: node scripts/run-ts.mjs <entry.ts> [args...] | --bundle <entry.ts> <out.mjs>');
   process.exit(2);
 }
 const outDir = resolve('node_modules/.cache/run-ts');
 mkdirSync(outDir, { recursive: true });
-const outfile = resolve(outDir, basename(entry).replace(/\.[cm]?tsx?$/, '.mjs'));
+const outfile = bundleOnly ? resolve(args[0]) : resolve(outDir, basename(entry).replace(/\.[cm]?tsx?$/, '.mjs'));
 await build({
   entryPoints: [entry],
   bundle: true,
@@ -41,5 +43,6 @@ await build({
     ].join(' '),
   },
 });
+if (bundleOnly) process.exit(0);
 const res = spawnSync(process.execPath, [outfile, ...args], { stdio: 'inherit', env: process.env });
 process.exit(res.status ?? 1);

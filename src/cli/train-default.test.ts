@@ -24,7 +24,7 @@ describe('train:default', () => {
     const out = join(tmp, 'weights');
     const ckpt = join(tmp, 'ckpt');
     // A time limit of 0.06 s stops the run after its first step; the checkpoint is saved on the way out.
-    const first = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--time-limit', '0.001', '--backend', 'wasm', '--tune-cases', '0', ...SAMPLING, ...TINY);
+    const first = train('--cases', '2', '--steps', '3', '--out', out, '--checkpoint', ckpt, '--time-limit', '0.001', '--checkpoint-every', '0', '--backend', 'wasm', '--tune-cases', '0', ...SAMPLING, ...TINY);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/time limit reached after 1 steps/);
     expect(first.stdout).toMatch(/training cancelled after 1 steps/);

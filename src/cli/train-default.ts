@@ -2,7 +2,7 @@
  * `npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out public/weights
  *   [--features 32,64,128,256,512] [--labels truth|observer:<name>|each-observer|staple|majority]
  *   [--batch 4] [--patch 96] [--lr 1e-3] [--dice patch|pooled] [--size 160,160,24] [--spacing 2,2,5] [--test-cases 6]
- *   [--val-cases 2] [--checkpoint DIR] [--resume] [--time-limit MINUTES]
+ *   [--val-cases 2] [--checkpoint DIR] [--checkpoint-every 25] [--resume] [--time-limit MINUTES]
  *   [--init WEIGHTS] [--kinds GGO,CONSOLIDATION,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO]
  *   [--context-slices R] [--tune-cases 24]`
  *
@@ -44,7 +44,7 @@ import { runCli } from './files';
 import { binTable, evaluate as evaluateCases, fmt, meanDice, pooledDice, tunePeakCut, type CaseResult, type EvaluateOptions } from './phantom-eval';
 
 const USAGE =
-  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO] [--context-slices R] [--tune-cases N]';
+  'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--checkpoint-every N] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO] [--context-slices R] [--tune-cases N]';
 
 function parse() {
   try {
@@ -67,6 +67,7 @@ function parse() {
         'test-cases': { type: 'string', default: '6' },
         'val-cases': { type: 'string', default: '2' },
         checkpoint: { type: 'string', default: 'tmp/train-default-checkpoints' },
+        'checkpoint-every': { type: 'string', default: '25' },
         resume: { type: 'boolean', default: false },
         'time-limit': { type: 'string' },
         init: { type: 'string' },
@@ -116,6 +117,8 @@ runCli(async () => {
   if (!(hardNegatives >= 0 && hardNegatives <= 1) || !v['hard-negatives']!.trim()) throw new Error(`--hard-negatives must be a share in 0…1, got "${v['hard-negatives']}"`);
   const contextSlices = intArg('context-slices', v['context-slices'], 0, 8, USAGE);
   const tuneCases = intArg('tune-cases', v['tune-cases'], 0, 10000, USAGE);
+  // 0: only at the end (a checkpoint holds weights and Adam state, ~125 MB for COPLE-Net; on a fast GPU writing it every 25 steps costs more than the steps).
+  const checkpointEvery = intArg('checkpoint-every', v['checkpoint-every'], 0, 10_000_000, USAGE);
   const inChannels = contextChannels(contextSlices);
   const pipeline = withSliceContext(DEFAULT_COPLENET_PIPELINE, contextSlices);
   const timeLimit = v['time-limit'] ? positiveNumbers('time-limit', v['time-limit'], 1)[0] * 60 : Infinity;
@@ -154,7 +157,7 @@ runCli(async () => {
     patches: { patchSize: patch, batchSize: batch, pos: 1, neg: 1, positives: v.positives, hardNegativeRatio: hardNegatives, contextSlices },
     seed,
     validateEvery: Math.max(1, Math.round(steps / 10)),
-    checkpointEvery: 25,
+    checkpointEvery,
   };
   const store = new NodeCheckpointStore(v.checkpoint!);
   const key = `coplenet-seed${seed}`;
