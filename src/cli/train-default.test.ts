@@ -85,6 +85,15 @@ describe('train:default', () => {
     expectOneLineError(narrower, /--init .*coplenet\.safetensors takes 3 input channels, more than --context-slices 0 gives \(1\); use --context-slices 1/);
   });
 
+  it('--backend webgpu trains on WebGPU (SwiftShader here) and names the adapter in the model card', () => {
+    const out = join(tmp, 'webgpu');
+    const r = train('--cases', '1', '--steps', '1', '--out', out, '--checkpoint', join(tmp, 'ckpt-webgpu'), '--checkpoint-every', '0', '--backend', 'webgpu', '--tune-cases', '0', ...TINY, '--test-cases', '1', '--val-cases', '0', '--size', '64,64,8');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^backend webgpu$/m);
+    expect(r.stdout).toMatch(/training finished after 1 steps/);
+    expect(readFileSync(join(out, 'MODEL_CARD.md'), 'utf8')).toMatch(/backend `webgpu` on the GPU swiftshader[^\n]*\(Dawn\)\./);
+  });
+
   it('reports bad arguments in one line', () => {
     const base = ['--cases', '1', '--steps', '1', '--out', tmp];
     expectOneLineError(train(...base, '--patch', '40'), /--patch must be a multiple of 16/);

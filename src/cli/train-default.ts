@@ -215,6 +215,7 @@ runCli(async () => {
     trainSeconds,
     wallSeconds,
     backend: backend.name,
+    gpu: backend.adapterInfo ? [backend.adapterInfo.device, backend.adapterInfo.description].filter(Boolean).join(', ') : undefined,
     cases,
     valCases,
     testCases,
@@ -262,6 +263,8 @@ interface CardInput {
   trainSeconds: number;
   wallSeconds: number;
   backend: string;
+  /** The WebGPU adapter (device, driver) when the backend is webgpu. */
+  gpu?: string;
   cases: number;
   valCases: number;
   testCases: number;
@@ -330,7 +333,7 @@ authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fin
 - Run: ${c.status} after ${c.stepsDone} of ${c.config.steps} steps; mean loss of the last 20 steps ${fmt(meanLast, 4)}.
 - Validation Dice (pooled, eval mode, 12 slices per validation phantom) by step: ${val || 'none'}.
 - Time: training ${(c.trainSeconds / 60).toFixed(1)} min (${fmt(c.stepsDone / c.trainSeconds, 3)} steps/s), whole command ${(c.wallSeconds / 60).toFixed(1)} min.
-- Hardware: ${cpu.length} × ${cpu[0]?.model ?? 'CPU'} (shared with other jobs), Node ${process.version}, TF.js ${tf.version_core} backend \`${c.backend}\`${c.backend === 'wasm' ? ' (single-threaded SIMD in Node; training kernels from src/engine/tf/wasm-kernels.ts)' : ''}.
+- Hardware: ${cpu.length} × ${cpu[0]?.model ?? 'CPU'} (shared with other jobs), Node ${process.version}, TF.js ${tf.version_core} backend \`${c.backend}\`${c.backend === 'wasm' ? ' (single-threaded SIMD in Node; training kernels from src/engine/tf/wasm-kernels.ts)' : ''}${c.gpu ? ` on the GPU ${c.gpu} (Dawn)` : ''}.
 
 ## Held-out evaluation (${c.testCases} test phantoms, against the exact lesion masks)
 Full inference path (\`segmentVolume\` with the default pipeline, argmax). Dice and HD95 (mm, 95th percentile
