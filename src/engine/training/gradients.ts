@@ -1,7 +1,8 @@
 /**
  * Registers tfjs gradient functions, plus our dilation-capable Conv2D gradient
- * (dilated-conv-grad.ts) and a LeakyReLU gradient that works on rank-5 tensors on WebGPU
- * (leaky-relu-grad.ts), and Sum / Mean gradients that stay on the device (reduce-grad.ts). `@tensorflow/tfjs-core` on its own registers none (the `@tensorflow/tfjs`
+ * (dilated-conv-grad.ts), a LeakyReLU gradient that works on rank-5 tensors on WebGPU
+ * (leaky-relu-grad.ts) and Sum / Mean gradients that need no host-side array (reduce-grad.ts).
+ * `@tensorflow/tfjs-core` on its own registers none (the `@tensorflow/tfjs`
  * umbrella package does this import, and we use core + backends only), so every training module
  * imports this file. Idempotent; kept by bundlers (tfjs-core lists the file under `sideEffects`).
  *

@@ -2,8 +2,8 @@
  * Sum's and Mean's gradients without a host-side array. tfjs-core's own multiply the broadcast `dy` by
  * `ones(x.shape)`, and `ones` is filled in JavaScript and, on a GPU backend, uploaded: for every BatchNorm
  * layer (its moments are means over batch × height × width) a full activation-sized array per training
- * step. On an H200 through WebGPU that was a quarter of a COPLE-Net step's host time (bench:webgpu-train
- * with `node --cpu-prof`: 2.9 s filling ones and 2.9 s allocating their upload buffers in a 23 s run).
+ * step. On an H200 through WebGPU, filling them took 2.9 s of a 23 s run of COPLE-Net steps
+ * (bench:webgpu-train under `node --cpu-prof`), about a quarter of each step's wall time.
  * `fill` is a kernel (on the device for WebGPU, native in wasm), so the same product needs no host array;
  * the values are identical (dy · 1 / n). (`broadcastTo`, a Tile kernel, would do too on WebGPU but is
  * 40 % slower per step on wasm.)
