@@ -33,12 +33,8 @@ const steps = Number(values.steps);
 const toggles = ['allow_unsafe_apis', ...values.dawn!.split(',').filter(Boolean)];
 
 async function main() {
-  // Timestamp queries (per-shader GPU time) need Dawn's unsafe APIs; set navigator.gpu before initBackend does.
-  process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
-  const { create, globals } = (await import('webgpu')) as { create(flags: string[]): unknown; globals: object };
-  Object.assign(globalThis, globals);
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu: create([`enable-dawn-features=${toggles.join(',')}`]) }, configurable: true, writable: true });
-  const info = await initBackend(['webgpu']);
+  // Timestamp queries (per-shader GPU time) need Dawn's unsafe APIs.
+  const info = await initBackend(['webgpu'], { dawnFlags: [`enable-dawn-features=${toggles.join(',')}`] });
   if (values['submit-batch']) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(values['submit-batch']));
   console.log(`Dawn toggles ${toggles.join(',')}; WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE ${tf.env().getNumber('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE')}`);
   console.log(`webgpu adapter: ${JSON.stringify(info.adapterInfo)}${info.isSoftwareAdapter ? ' (software)' : ''}`);

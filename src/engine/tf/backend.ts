@@ -30,6 +30,11 @@ export interface InitBackendOptions {
   wasmThreads?: boolean;
   /** Which WebGPU adapter to ask for (default 'high-performance'); on a dual-GPU machine 'low-power' is the other one. */
   powerPreference?: PowerPreference;
+  /**
+   * Node only: flags for the `webgpu` package's `create()` when it installs navigator.gpu, e.g.
+   * `enable-dawn-features=allow_unsafe_apis` (timestamp queries). Ignored once navigator.gpu exists.
+   */
+  dawnFlags?: string[];
 }
 
 export type PowerPreference = 'high-performance' | 'low-power';
@@ -86,7 +91,7 @@ export async function initBackend(preferred: readonly BackendName[] = DEFAULT_BA
     const last = i === preferred.length - 1;
     try {
       if (name === 'webgpu') {
-        const gpu = await webgpuNavigator();
+        const gpu = await webgpuNavigator(options.dawnFlags);
         const powerPreference = options.powerPreference ?? 'high-performance';
         const adapter = gpu ? await gpu.requestAdapter({ powerPreference }) : null;
         if (!adapter) {
@@ -133,7 +138,7 @@ export async function initBackend(preferred: readonly BackendName[] = DEFAULT_BA
 }
 
 /** navigator.gpu, installing Dawn's through the `webgpu` package when running in Node. */
-async function webgpuNavigator(): Promise<GpuLike | null> {
+async function webgpuNavigator(dawnFlags: string[] = []): Promise<GpuLike | null> {
   const g = globalThis as unknown as { navigator?: { gpu?: GpuLike } };
   if (g.navigator?.gpu) return g.navigator.gpu;
   if (!isNode) return null;
@@ -144,7 +149,7 @@ async function webgpuNavigator(): Promise<GpuLike | null> {
   const specifier = 'webgpu'; // a variable, so that browser bundlers leave this Node-only import alone
   const { create, globals } = (await import(/* @vite-ignore */ specifier)) as { create(flags: string[]): GpuLike; globals: object };
   Object.assign(globalThis, globals);
-  const gpu = create([]);
+  const gpu = create(dawnFlags);
   if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   return gpu;

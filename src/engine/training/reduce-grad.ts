@@ -10,8 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-function expandedDy(dy: tf.Tensor, x: tf.Tensor, axis: number | number[]): tf.Tensor {
-  const axes = tf.util.parseAxisParam(axis, x.shape);
+/** dy (reduced over `axes`) broadcast back to x's shape. */
+function expandedDy(dy: tf.Tensor, x: tf.Tensor, axes: number[]): tf.Tensor {
   const shape = x.shape.map((d, a) => (axes.includes(a) ? 1 : d));
   return tf.mul(tf.reshape(dy, shape), tf.fill(x.shape, 1, 'float32'));
 }
@@ -23,15 +23,15 @@ export function registerDeviceReduceGradients(): void {
   const sum: tf.GradConfig = {
     kernelName: tf.Sum,
     inputsToSave: ['x'],
-    gradFunc: (dy, [x], attrs) => ({ x: () => expandedDy(dy as tf.Tensor, x, (attrs as unknown as tf.SumAttrs).axis) }),
+    gradFunc: (dy, [x], attrs) => ({ x: () => expandedDy(dy as tf.Tensor, x, tf.util.parseAxisParam((attrs as unknown as tf.SumAttrs).axis, x.shape)) }),
   };
   const mean: tf.GradConfig = {
     kernelName: tf.Mean,
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => {
-      const { axis } = attrs as unknown as tf.MeanAttrs;
-      const n = tf.util.parseAxisParam(axis, x.shape).reduce((p, a) => p * x.shape[a], 1);
-      return { x: () => tf.div(expandedDy(dy as tf.Tensor, x, axis), n) };
+      const axes = tf.util.parseAxisParam((attrs as unknown as tf.MeanAttrs).axis, x.shape);
+      const n = axes.reduce((p, a) => p * x.shape[a], 1);
+      return { x: () => tf.div(expandedDy(dy as tf.Tensor, x, axes), n) };
     },
   };
   for (const config of [sum, mean]) {
