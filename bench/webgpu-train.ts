@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/tf/backend';
+import { DeviceAdam } from '../src/engine/training/adam';
 import { diceCELoss } from '../src/engine/training/losses';
 import { Trainer } from '../src/engine/training/trainer';
 
@@ -57,7 +58,7 @@ async function main() {
   // One gradient + update inside tf.time: GPU time by program (zero without timestamp queries).
   const x = tf.tensor4d(images, [batch, patch, patch, channels]);
   const y = tf.tensor4d(Float32Array.from({ length: labels.length * 2 }, (_, n) => (labels[n >> 1] === (n & 1) ? 1 : 0)), [batch, patch, patch, 2]);
-  const optimizer = tf.train.adam(1e-4);
+  const optimizer = new DeviceAdam(1e-4);
   const vars = trainer.network.trainableVariables();
   const timing = await tf.time(() => {
     const { value, grads } = tf.variableGrads(() => diceCELoss(trainer.network.apply(x, { training: true }), y, { softmax: true }), vars);

@@ -112,9 +112,9 @@ describe('GPipe over stage devices', () => {
     expect(Array.from(staged['encoder_1_Down.conv.0.norm.num_batches_tracked'].data)).toEqual([2]);
     opt.dispose();
     tf.dispose([x, y]);
-    // Two Adam moments per trainable tensor and two β-power scalars per device are all a step leaves
-    // behind (x and y, counted in "before", are gone).
-    expect(tf.memory().numTensors - before).toBe(2 * 63 + 2 * devices.length - 2);
+    // Two Adam moments per trainable tensor and each device's Adam constants (β1, 1 − β1, β2, 1 − β2, ε:
+    // adam.ts) are all a step leaves behind (x and y, counted in "before", are gone).
+    expect(tf.memory().numTensors - before).toBe(2 * 63 + 5 * devices.length - 2);
   });
 
   it('inference by K=4 devices, M=2, equals the whole network', async () => {

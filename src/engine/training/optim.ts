@@ -2,12 +2,13 @@
  * Optimizer helpers for in-browser fine-tuning: Adam / SGD-with-momentum with a learning-rate
  * schedule, gradient accumulation over micro-batches, and a tensor-leak guard.
  *
- * tfjs optimizers take a fixed learning rate. In tfjs-core 4.22, Adam reads its `learningRate` field
- * at every `applyGradients` (so we set that field), while SGD/Momentum cache `−lr` in a kept scalar
- * that only `setLearningRate` refreshes (so we call that). Both keep the optimizer's moment slots,
+ * tfjs optimizers take a fixed learning rate. Our Adam (adam.ts: tfjs's update, constants kept on the
+ * device) reads its `learningRate` field at every `applyGradients` (so we set that field), while tfjs's
+ * SGD/Momentum cache `−lr` in a kept scalar that only `setLearningRate` refreshes (so we call that). Both keep the optimizer's moment slots,
  * which recreating the optimizer per step would lose. optim.test.ts checks the effective step size.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { DeviceAdam } from './adam';
 import './gradients';
 
 export type LrSchedule =
@@ -63,7 +64,7 @@ export class ScheduledOptimizer {
     this.appliedLr = lr;
     this.optimizer =
       options.kind === 'adam'
-        ? tf.train.adam(lr, options.beta1 ?? 0.9, options.beta2 ?? 0.999, options.epsilon ?? 1e-8)
+        ? new DeviceAdam(lr, options.beta1 ?? 0.9, options.beta2 ?? 0.999, options.epsilon ?? 1e-8)
         : tf.train.momentum(lr, options.momentum ?? 0.9, options.nesterov ?? false);
   }
 
@@ -77,7 +78,7 @@ export class ScheduledOptimizer {
     if (lr === this.appliedLr) return;
     // By kind, not instanceof: tfjs optimizers define Symbol.hasInstance as duck typing.
     if (this.options.kind === 'sgd') (this.optimizer as tf.MomentumOptimizer).setLearningRate(lr);
-    else (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+    else (this.optimizer as DeviceAdam).learningRate = lr;
     this.appliedLr = lr;
   }
 
