@@ -2,7 +2,7 @@
  * Adam whose constants stay on the device: PyTorch's update, tfjs's slot layout.
  *
  * tfjs-core's AdamOptimizer hands β1, 1 − β1, β2, 1 − β2, ε and −lr to each variable's ops as JS
- * numbers, so every step makes six host tensors per variable (~400 for COPLE-Net). On WebGPU each
+ * numbers, so every step makes six host tensors per variable (876 for COPLE-Net). On WebGPU each
  * becomes its own buffer upload, and the H200 profile of session 7 spent a third of a second per step
  * creating upload buffers. Here the four β constants and ε are kept scalars, and the step's two
  * bias-corrected factors are the only host tensors of a step, whatever the number of variables.
@@ -37,13 +37,9 @@ export class DeviceAdam extends tf.Optimizer {
   constructor(learningRate: number, readonly beta1 = 0.9, readonly beta2 = 0.999, readonly epsilon = 1e-8) {
     super();
     this.learningRate = learningRate;
-    this.constants = tf.tidy(() => ({
-      beta1: tf.keep(tf.scalar(beta1)),
-      oneMinusBeta1: tf.keep(tf.scalar(1 - beta1)),
-      beta2: tf.keep(tf.scalar(beta2)),
-      oneMinusBeta2: tf.keep(tf.scalar(1 - beta2)),
-      epsilon: tf.keep(tf.scalar(epsilon)),
-    }));
+    // Kept: the optimizer may be made inside a caller's tidy.
+    const kept = (x: number) => tf.keep(tf.scalar(x));
+    this.constants = { beta1: kept(beta1), oneMinusBeta1: kept(1 - beta1), beta2: kept(beta2), oneMinusBeta2: kept(1 - beta2), epsilon: kept(epsilon) };
   }
 
   applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
