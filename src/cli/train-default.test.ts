@@ -63,6 +63,9 @@ describe('train:default', () => {
     expect(metadata[PEAK_CUT_KEY]).toBe(chosen === null ? undefined : String(chosen));
     expect(card).toContain('## Peak-probability cut (KeepConfidentComponentsd)');
     expect(card).toContain(chosen === null ? 'No cut beat no filter' : `**Cut: ${chosen}**`);
+    // …and where the card says what the weights do (the metadata line and the output step), only when there is one.
+    expect(card.includes(`Metadata: \`"${PEAK_CUT_KEY}": "${chosen}"\``)).toBe(chosen !== null);
+    expect(card.includes(`KeepConfidentComponentsd with the weights' cut ${chosen}**`)).toBe(chosen !== null);
     expect(r.stdout.match(/^\[with cut\] test_00[01]: /gm) ?? []).toHaveLength(chosen === null ? 0 : 2);
   });
 

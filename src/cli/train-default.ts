@@ -300,6 +300,8 @@ function modelCard(c: CardInput): string {
   const cutCells = (n: number) => (c.withCut ? ` ${fmt(c.withCut[n].dice)} | ${c.withCut[n].falsePositiveComponents} |` : '');
   const rows = c.final.map((r, n) => `| ${r.id} | ${r.seed} | ${r.lesions} | ${fmt(r.truthMl, 1)} | ${fmt(r.predMl, 1)} | ${fmt(r.dice)} | ${fmt(c.results32[n].dice)} | ${fmt(r.hd95, 1)} | ${r.falsePositiveComponents} |${cutCells(n)}`);
   const cutHds = c.withCut?.filter((r) => r.truthMl > 0).map((r) => r.hd95).filter(Number.isFinite) ?? [];
+  const cut = c.tune?.cut ?? null;
+  const fpPerCase = (rs: CaseResult[]) => rs.reduce((n, r) => n + r.falsePositiveComponents, 0) / Math.max(rs.length, 1);
   const bins = binTable(c.final).map((b) => `| ${b.bin} | ${b.lesions} | ${b.detected} (${b.lesions ? Math.round((100 * b.detected) / b.lesions) : 0} %) | ${b.lesions ? fmt(b.meanDice) : '–'} |`);
   return `# COPLE-Net default weights (\`coplenet.safetensors\`)
 
@@ -312,9 +314,13 @@ authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fin
 - MONAI research-contributions COPLE-Net (spec §1), features (${c.features.join(', ')}), bilinear
   upsampling, ${p.contextSlices ? `${contextChannels(p.contextSlices)} input channels (each axial slice with its ${p.contextSlices} neighbour${p.contextSlices > 1 ? 's' : ''} on either side: "context_slices": ${p.contextSlices}, src/engine/inference/slice-context.ts)` : '1 input channel'}, 2 classes (background, lesion); ${c.params.toLocaleString('en-US')} trainable parameters.
 - File: safetensors, PyTorch state-dict keys and layout (MONAI 0.2.0 names), ${c.useHalf ? 'float16' : 'float32'} storage (${(c.bytes / 1e6).toFixed(1)} MB).
-  float16 is used when the held-out mean Dice stays within 0.005 of float32: float32 ${fmt(c.d32, 4)}, float16 ${fmt(c.d16, 4)}.
+  float16 is used when the held-out mean Dice stays within 0.005 of float32: float32 ${fmt(c.d32, 4)}, float16 ${fmt(c.d16, 4)}.${cut ? `
+  Metadata: \`"${PEAK_CUT_KEY}": "${cut}"\`, the weights' peak cut (below).` : ''}
 - Input: the default COPLE-Net inference pipeline (src/engine/inference/pipeline.ts): lung crop + 10 mm,
-  HU window [−1400, 100] → [0, 1] (clipped), SPL orientation, axial slices padded to a multiple of 32${p.contextSlices ? `, each slice with its ${p.contextSlices} neighbour${p.contextSlices > 1 ? 's' : ''} on either side as channels (\`"context_slices": ${p.contextSlices}\`, set by the app from the weights)` : ''}.
+  HU window [−1400, 100] → [0, 1] (clipped), SPL orientation, axial slices padded to a multiple of 32${p.contextSlices ? `, each slice with its ${p.contextSlices} neighbour${p.contextSlices > 1 ? 's' : ''} on either side as channels (\`"context_slices": ${p.contextSlices}\`, set by the app, \`segment\` and \`eval:phantoms\` from the weights' ${contextChannels(p.contextSlices)} input channels). MONAI's own one-slice checkpoint still loads (the pipeline then goes back to \`"context_slices": 0\`)` : ''}.${cut ? `
+- Output: argmax, then **KeepConfidentComponentsd with the weights' cut ${cut}** — a lesion component stays only if
+  its most certain voxel reaches it. On by default in the app (Inference panel), \`segment\` and \`eval:phantoms\`; off with
+  the panel's check box or \`--min-peak none\`.` : ''}
 
 ## Data recipe
 - ${c.cases} training phantoms (${c.lesionCount} lesions), ${c.valCases} validation phantoms (monitoring only),
@@ -344,7 +350,9 @@ of symmetric surface distances) from \`compareMasks\` on the scan grid; mean ove
 |---|---|---|---|---|---|---|---|---|${c.withCut ? '---|---|' : ''}
 ${rows.join('\n')}
 ${c.withCut ? `
-With the weights' peak cut (below; the app's default for these weights): **Dice ${fmt(meanDice(c.withCut), 4)}** (pooled ${fmt(pooledDice(c.withCut), 4)}), HD95 ${fmt(cutHds.reduce((s, h) => s + h, 0) / Math.max(cutHds.length, 1), 1)} mm over ${cutHds.length} cases.
+With the weights' peak cut (below; the app's default for these weights): **Dice ${fmt(meanDice(c.withCut), 4)}** (pooled ${fmt(pooledDice(c.withCut), 4)}), HD95 ${fmt(cutHds.reduce((s, h) => s + h, 0) / Math.max(cutHds.length, 1), 1)} mm over ${cutHds.length} cases
+with a non-empty prediction; ${fmt(fpPerCase(c.withCut), 1)} false-positive components per case instead of ${fmt(fpPerCase(c.final), 1)}. The by-size table below is without the cut
+(\`npm run eval:phantoms -- --weights <these weights> --stream test --cases ${c.testCases}\` gives it with the cut).
 ` : ''}
 By lesion size (true lesions = 6-connected components of the truth, so touching lesions count as one;
 size = equivalent-sphere diameter; detected = at least one predicted voxel on it; lesion Dice = the
