@@ -4,8 +4,9 @@
  *
  * tfjs optimizers take a fixed learning rate. Our Adam (adam.ts: tfjs's update, constants kept on the
  * device) reads its `learningRate` field at every `applyGradients` (so we set that field), while tfjs's
- * SGD/Momentum cache `−lr` in a kept scalar that only `setLearningRate` refreshes (so we call that). Both keep the optimizer's moment slots,
- * which recreating the optimizer per step would lose. optim.test.ts checks the effective step size.
+ * SGD/Momentum cache `−lr` in a kept scalar that only `setLearningRate` refreshes (so we call that).
+ * Both keep the optimizer's moment slots, which recreating the optimizer per step would lose.
+ * optim.test.ts checks the effective step size.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DeviceAdam } from './adam';
