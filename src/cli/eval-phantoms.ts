@@ -29,7 +29,7 @@ import { contextSlicesOf } from '../models/input-channels';
 import { contextChannels } from '../engine/inference/slice-context';
 import { intArg, peakCutArg, positiveNumbers } from './args';
 import { runCli } from './files';
-import { binTable, evaluate, fmt, meanDice, pooledDice, tunePeakCut } from './phantom-eval';
+import { binTable, evaluate, falsePositivesPerCase, fmt, meanDice, pooledDice, tunePeakCut } from './phantom-eval';
 
 const USAGE =
   'usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P|none] [--backend wasm|webgpu|cpu] [--tune-peak [--out FILE]]';
@@ -115,8 +115,7 @@ runCli(async () => {
 
   const withLesions = results.filter((r) => r.truthMl > 0);
   const hds = withLesions.map((r) => r.hd95).filter(Number.isFinite);
-  const fps = results.reduce((s, r) => s + r.falsePositiveComponents, 0) / results.length;
-  log(`mean Dice ${fmt(meanDice(results), 4)} over ${withLesions.length} cases with lesions; pooled Dice ${fmt(pooledDice(results), 4)}; mean HD95 ${fmt(hds.reduce((s, x) => s + x, 0) / hds.length, 1)} mm over ${hds.length} cases; ${fmt(fps, 1)} false-positive components per case`);
+  log(`mean Dice ${fmt(meanDice(results), 4)} over ${withLesions.length} cases with lesions; pooled Dice ${fmt(pooledDice(results), 4)}; mean HD95 ${fmt(hds.reduce((s, x) => s + x, 0) / hds.length, 1)} mm over ${hds.length} cases; ${fmt(falsePositivesPerCase(results), 1)} false-positive components per case`);
   log(`per case: ${withLesions.map((r) => fmt(r.dice, 2)).join(' ')}`);
   for (const b of binTable(results)) log(`lesions ${b.bin}: ${b.lesions}, detected ${b.detected}${b.lesions ? `, mean lesion Dice ${fmt(b.meanDice)}` : ''}`);
 });

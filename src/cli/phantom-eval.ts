@@ -122,6 +122,11 @@ export function pooledDice(rs: CaseResult[]): number {
 }
 
 /** Mean Dice over the cases that have lesions (Dice is undefined without any). */
+/** Predicted components touching no lesion, per case (all cases, with lesions or not). */
+export function falsePositivesPerCase(rs: CaseResult[]): number {
+  return rs.reduce((n, r) => n + r.falsePositiveComponents, 0) / Math.max(rs.length, 1);
+}
+
 export function meanDice(rs: CaseResult[]): number {
   const withLesions = rs.filter((r) => r.truthMl > 0);
   return withLesions.reduce((s, r) => s + r.dice, 0) / Math.max(withLesions.length, 1);

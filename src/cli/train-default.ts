@@ -41,7 +41,7 @@ import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY, withConfidentComponents, withS
 import { contextChannels } from '../engine/inference/slice-context';
 import { intArg, positiveNumbers } from './args';
 import { runCli } from './files';
-import { binTable, evaluate as evaluateCases, fmt, meanDice, pooledDice, tunePeakCut, type CaseResult, type EvaluateOptions } from './phantom-eval';
+import { binTable, evaluate as evaluateCases, falsePositivesPerCase, fmt, meanDice, pooledDice, tunePeakCut, type CaseResult, type EvaluateOptions } from './phantom-eval';
 
 const USAGE =
   'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--checkpoint-every N] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO] [--context-slices R] [--tune-cases N]';
@@ -301,7 +301,6 @@ function modelCard(c: CardInput): string {
   const rows = c.final.map((r, n) => `| ${r.id} | ${r.seed} | ${r.lesions} | ${fmt(r.truthMl, 1)} | ${fmt(r.predMl, 1)} | ${fmt(r.dice)} | ${fmt(c.results32[n].dice)} | ${fmt(r.hd95, 1)} | ${r.falsePositiveComponents} |${cutCells(n)}`);
   const cutHds = c.withCut?.filter((r) => r.truthMl > 0).map((r) => r.hd95).filter(Number.isFinite) ?? [];
   const cut = c.tune?.cut ?? null;
-  const fpPerCase = (rs: CaseResult[]) => rs.reduce((n, r) => n + r.falsePositiveComponents, 0) / Math.max(rs.length, 1);
   const bins = binTable(c.final).map((b) => `| ${b.bin} | ${b.lesions} | ${b.detected} (${b.lesions ? Math.round((100 * b.detected) / b.lesions) : 0} %) | ${b.lesions ? fmt(b.meanDice) : '–'} |`);
   return `# COPLE-Net default weights (\`coplenet.safetensors\`)
 
@@ -351,7 +350,7 @@ of symmetric surface distances) from \`compareMasks\` on the scan grid; mean ove
 ${rows.join('\n')}
 ${c.withCut ? `
 With the weights' peak cut (below; the app's default for these weights): **Dice ${fmt(meanDice(c.withCut), 4)}** (pooled ${fmt(pooledDice(c.withCut), 4)}), HD95 ${fmt(cutHds.reduce((s, h) => s + h, 0) / Math.max(cutHds.length, 1), 1)} mm over ${cutHds.length} cases
-with a non-empty prediction; ${fmt(fpPerCase(c.withCut), 1)} false-positive components per case instead of ${fmt(fpPerCase(c.final), 1)}. The by-size table below is without the cut
+with a non-empty prediction; ${fmt(falsePositivesPerCase(c.withCut), 1)} false-positive components per case instead of ${fmt(falsePositivesPerCase(c.final), 1)}. The by-size table below is without the cut
 (\`npm run eval:phantoms -- --weights <these weights> --stream test --cases ${c.testCases}\` gives it with the cut).
 ` : ''}
 By lesion size (true lesions = 6-connected components of the truth, so touching lesions count as one;

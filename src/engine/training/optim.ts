@@ -91,8 +91,10 @@ export class ScheduledOptimizer {
       this.optimizer.applyGradients(grads);
     } else {
       const decayed = tf.tidy(() => {
+        // One host scalar per step, not one per variable (each is an upload on WebGPU; see adam.ts).
+        const decay = tf.scalar(wd);
         const out: tf.NamedTensorMap = {};
-        for (const [name, g] of Object.entries(grads)) out[name] = tf.add(g, tf.mul(tf.engine().registeredVariables[name], wd));
+        for (const [name, g] of Object.entries(grads)) out[name] = tf.add(g, tf.mul(tf.engine().registeredVariables[name], decay));
         return out;
       });
       this.optimizer.applyGradients(decayed);
