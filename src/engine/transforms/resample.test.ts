@@ -1,15 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../random';
 import { matvec, type Matrix } from './matrix';
 import { resample, type GridPadMode, type InterpMode } from './resample';
 import { referenceSample } from './resample.reference';
-
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
 
 /** Output index list of a C-order grid. */
 function indices(shape: number[]): number[][] {
@@ -44,7 +40,13 @@ const oblique: Matrix = [
   [0, 0, 0, 1],
 ];
 
-describe('resample (cpu backend) against the plain-JS reference', () => {
+// wasm too: it is the app's backend without a GPU, and its int32 ClipByValue does not clamp (see cornerData).
+for (const backend of ['cpu', 'wasm'] as const) describe(`resample (${backend} backend) against the plain-JS reference`, () => {
+  beforeAll(async () => {
+    await tf.setBackend(backend);
+    await tf.ready();
+  });
+
   const shape = [2, 6, 7, 5];
   const data = randomImage(shape, 11);
   const outSp = [5, 8, 6];

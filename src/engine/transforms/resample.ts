@@ -255,17 +255,20 @@ function padCoord(x: tf.Tensor1D, n: number, pad: GridPadMode, alignCorners: boo
   return tf.clipByValue(x, 0, n - 1);
 }
 
-/** One axis: [index, weight] for each corner (indices clamped into range; weight 0 out of bounds). */
+/**
+ * One axis: [index, weight] for each corner (indices clamped into range; weight 0 out of bounds).
+ * Indices are clamped while still float32 and cast after: tfjs-wasm's ClipByValue does not clamp
+ * int32 tensors (an index of n stays n), and the gather past the volume's last voxel then fails.
+ */
 function cornerData(x: tf.Tensor1D, n: number, mode: InterpMode): tf.Tensor1D[] {
   const inRange = (i: tf.Tensor) => tf.cast(tf.logicalAnd(tf.greaterEqual(i, 0), tf.lessEqual(i, n - 1)), 'float32');
-  const clampI = (i: tf.Tensor) => tf.clipByValue(i, 0, n - 1);
+  const clampI = (i: tf.Tensor) => tf.cast(tf.clipByValue(i, 0, n - 1), 'int32');
   if (mode === 'nearest') {
-    const i = tf.cast(tf.round(x), 'int32'); // round half to even, like torch's nearbyint
+    const i = tf.round(x); // round half to even, like torch's nearbyint
     return [clampI(i), inRange(i)] as tf.Tensor1D[];
   }
-  const fl = tf.floor(x);
-  const frac = tf.sub(x, fl);
-  const i0 = tf.cast(fl, 'int32');
-  const i1 = tf.add(i0, tf.scalar(1, 'int32'));
+  const i0 = tf.floor(x);
+  const frac = tf.sub(x, i0);
+  const i1 = tf.add(i0, 1);
   return [clampI(i0), tf.mul(tf.sub(1, frac), inRange(i0)), clampI(i1), tf.mul(frac, inRange(i1))] as tf.Tensor1D[];
 }
