@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { readSafetensors, readWeights, writeSafetensors } from '../src/engine/weights';
 import { PEAK_CUT_KEY } from '../src/engine/inference/peak-cut';
+import { PIXEL_SPACING_KEY } from '../src/engine/inference/pixel-spacing';
 import { contextSlicesOf, widenInputChannels } from '../src/models/input-channels';
 import { FIXTURE_WEIGHTS, real, waitForScan } from './helpers';
 
@@ -29,7 +30,7 @@ test('COPLE-Net segments a real CT on the WebGPU backend and the mask lands on t
   expect(layers[1].max).toBeLessThanOrEqual(10);
 });
 
-test('the default weights load at start with their disclaimer and their own peak cut on; weights without a cut turn it off', async ({ page }) => {
+test('the default weights load at start with their disclaimer, their own peak cut and their pixel size on; weights without them turn both off', async ({ page }) => {
   await page.goto('/?nosample&backend=wasm');
   await page.getByTestId('file-input').setInputFiles(real('totalsegmentator/example_ct_sm.nii.gz'));
   await waitForScan(page);
@@ -43,9 +44,14 @@ test('the default weights load at start with their disclaimer and their own peak
   expect(Number(cut)).toBeGreaterThan(0.9);
   await expect(page.getByTestId('keep-confident-toggle')).toBeChecked();
   await expect(page.getByTestId('keep-confident-p')).toHaveValue(cut);
+  // The phantoms' pixel size: other scans' slices are resampled to it before the network sees them.
+  expect(shipped.metadata[PIXEL_SPACING_KEY]).toBe('2,2');
+  await expect(page.getByTestId('pixel-spacing-toggle')).toBeChecked();
+  await expect(page.getByTestId('inference-panel')).toContainText("Resample the slices to the weights' pixel size (2 × 2 mm)");
   await page.getByTestId('weights-input').setInputFiles(FIXTURE_WEIGHTS);
   await expect(page.getByTestId('model-info')).toContainText('weights.pt');
   await expect(page.getByTestId('keep-confident-toggle')).not.toBeChecked();
+  await expect(page.getByTestId('pixel-spacing-toggle')).toHaveCount(0);
   await expect(page.getByTestId('weights-disclaimer')).toHaveCount(0);
 });
 
@@ -110,10 +116,20 @@ test('removing small or unsure lesion components adds RemoveSmallObjectsd / Keep
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page.getByTestId('pipeline-json')).toContainText('"connectivity": 3');
   expect(await stored()).toContain('"name":"RemoveSmallObjectsd","args":{"keys":["pred"],"min_size":64,"connectivity":3}');
-  // Loading other weights resets the filter to theirs: the default weights bring their cut.
+  // Loading other weights resets the filter to theirs: the default weights bring their cut, and their
+  // pixel size: this 3 mm scan's slices are resampled to 2 mm for the run, the mask comes back on its grid.
   await page.getByRole('button', { name: 'Default weights' }).click();
   await expect(page.getByTestId('model-info')).toContainText('default weights (phantoms)');
   await expect(page.getByTestId('keep-confident-toggle')).toBeChecked();
+  await expect(page.getByTestId('pixel-spacing-toggle')).toBeChecked();
+  await segment(5);
+  const resampled = (await modelLayers())[4];
+  expect(resampled.name).toMatch(/^COPLE-Net \(default weights \(phantoms\)\), slices at 2×2 mm, components peaking < 0\.9+\d* removed$/);
+  const grid = await page.evaluate(() => {
+    const { layers, scan } = window.__workbench!.store.getState();
+    return { mask: layers.filter((l) => l.kind === 'model')[4].data.length, scan: scan!.volume.data.length };
+  });
+  expect(grid.mask).toBe(grid.scan);
 });
 
 test('weights that take each slice with its neighbours set the pipeline’s context_slices and segment like the one-slice weights they were widened from', async ({ page }, info) => {

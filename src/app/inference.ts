@@ -78,6 +78,8 @@ function removalSummary(removed: { step: string; components: number; voxels: num
 }
 
 export interface RunOptions {
+  /** Resample the slices to this pixel size (mm) for this run: the weights' training pixel size. */
+  pixelSpacing?: [number, number];
   /** Drop lesion components under this volume for this run (RemoveSmallObjectsd by measure). */
   minLesionMl?: number;
   /** Drop lesion components whose peak probability stays under this for this run (KeepConfidentComponentsd). */
@@ -87,7 +89,7 @@ export interface RunOptions {
 }
 
 export async function runSegmentation(showProbabilities: boolean, opts: RunOptions = {}): Promise<void> {
-  const { minLesionMl, minPeakProbability, flipTta = false } = opts;
+  const { pixelSpacing, minLesionMl, minPeakProbability, flipTta = false } = opts;
   const { scan, model, setBusy, notify } = useStore.getState();
   if (!scan || !model) return;
   let finished = false;
@@ -99,11 +101,12 @@ export async function runSegmentation(showProbabilities: boolean, opts: RunOptio
       Comlink.proxy((fraction: number, message: string) => {
         if (!finished) useStore.getState().setBusy({ label: `Segmenting lesions: ${message}`, progress: fraction, cancel });
       }),
-      { ...(minLesionMl === undefined ? {} : { minLesionMl }), ...(minPeakProbability === undefined ? {} : { minPeakProbability }), ...(flipTta && { flipTta }) },
+      { ...(pixelSpacing && { pixelSpacing }), ...(minLesionMl === undefined ? {} : { minLesionMl }), ...(minPeakProbability === undefined ? {} : { minPeakProbability }), ...(flipTta && { flipTta }) },
     );
     // Its own layer, so runs with and without each option can be compared.
     const removal = (minLesionMl === undefined ? '' : `, components < ${minLesionMl} mL removed`) + (minPeakProbability === undefined ? '' : `, components peaking < ${minPeakProbability} removed`);
-    const name = `${model.kind === 'coplenet' ? 'COPLE-Net' : model.kind} (${model.weights})${flipTta ? ', flip-averaged' : ''}${removal}`;
+    const resampled = pixelSpacing ? `, slices at ${pixelSpacing.join('×')} mm` : '';
+    const name = `${model.kind === 'coplenet' ? 'COPLE-Net' : model.kind} (${model.weights})${resampled}${flipTta ? ', flip-averaged' : ''}${removal}`;
     addDerivedLayer(name, 'model', res.mask, { color: [255, 215, 0] });
     if (showProbabilities && res.probabilities) {
       addDerivedLayer('Lesion probability', 'probability', probabilityBins(res.probabilities), { palette: heatPalette(10), opacity: 0.5 });

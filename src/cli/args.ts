@@ -1,6 +1,7 @@
 /** Option values of the CLIs, checked with one-line messages that name the option. */
 
 import { isMinProbability } from '../engine/inference/peak-cut';
+import { parsePixelSpacing, type PixelSpacing } from '../engine/inference/pixel-spacing';
 
 /** A whole number in lo…hi; a missing value is "required" when `usage` is given. */
 export function intArg(name: string, text: string | undefined, lo: number, hi: number, usage?: string): number {
@@ -24,4 +25,12 @@ export function peakCutArg(text: string | undefined): number | 'none' | undefine
   const p = Number(text);
   if (!text.trim() || !isMinProbability(p)) throw new Error(`--min-peak must be a probability in (0, 1] or none, got "${text}"`);
   return p;
+}
+
+/** `--pixel-spacing X[,Y]|none`: slices resampled to this pixel size (mm), "none" (the scan's own grid), or undefined when not given. */
+export function pixelSpacingArg(text: string | undefined): PixelSpacing | 'none' | undefined {
+  if (text === undefined || text === 'none') return text;
+  const v = parsePixelSpacing(text);
+  if (!v) throw new Error(`--pixel-spacing must be a pixel size in mm ("2" or "2,2") or none, got "${text}"`);
+  return v;
 }

@@ -17,6 +17,9 @@ const cardDiceCut = new Map(cardRows.map((m) => [m[1], Number(m[3])]));
 const cardCut = /\*\*Cut: ([\d.]+)\*\*/.exec(card)?.[1];
 const caseLines = (out: string) => [...out.matchAll(/^\[(\w+)\] (\w+_\d+): \d+ lesions, truth ([\d.]+) mL, pred ([\d.]+) mL, Dice ([\d.]+|NaN), HD95 ([\d.]+|NaN) mm, (\d+) FP components/gm)];
 
+/** What the shipped weights' pixel size adds to the run options. */
+const PX = "slices resampled to 2×2 mm (the weights' pixel size)";
+
 describe('eval:phantoms', () => {
   it('reproduces the model card’s held-out Dice of the shipped weights on the same phantoms, with and without their peak cut, and summarises them', () => {
     const r = run('--weights', WEIGHTS, '--stream', 'test', '--cases', '2', '--min-peak', 'none');
@@ -24,13 +27,14 @@ describe('eval:phantoms', () => {
     // The card says whether the shipped weights take each slice with neighbours, and their cut; the CLI reads both from the weights.
     const context = /\d+ input channels \(each axial slice with its (\d+) neighbour/.exec(card)?.[1];
     expect(r.stdout).toContain(`(COPLE-Net 32, 64, 128, 256, 512${context ? `, each slice with ${context} neighbour${context === '1' ? '' : 's'} on either side` : ''}, peak cut ${cardCut})`);
-    expect(r.stdout).toContain('stream "test" seed 1, 2 cases, 160×160×24 at 2×2×5 mm; run options: none');
+    // The shipped weights' pixel size is these phantoms': an identity resampling, on by default as in the app.
+    expect(r.stdout).toContain(`stream "test" seed 1, 2 cases, 160×160×24 at 2×2×5 mm; run options: ${PX}\n`);
     const lines = caseLines(r.stdout);
     expect(lines.map((m) => m[2])).toEqual(['test_000', 'test_001']);
     for (const m of lines) expect(Number(m[5])).toBeCloseTo(cardDice.get(m[2])!, 3);
     // By default the weights' cut applies, as in the app: the card's other column.
     const sure = run('--weights', WEIGHTS, '--stream', 'test', '--cases', '2');
-    expect(sure.stdout).toContain(`run options: components peaking under ${cardCut} removed (the weights' cut)`);
+    expect(sure.stdout).toContain(`run options: ${PX}, components peaking under ${cardCut} removed (the weights' cut)`);
     for (const m of caseLines(sure.stdout)) expect(Number(m[5])).toBeCloseTo(cardDiceCut.get(m[2])!, 3);
     const mean = (Number(lines[0][5]) + Number(lines[1][5])) / 2;
     const summary = /^mean Dice ([\d.]+) over 2 cases with lesions; pooled Dice ([\d.]+);/m.exec(r.stdout);
@@ -47,7 +51,7 @@ describe('eval:phantoms', () => {
   it('applies the run options: removing components under 1000 mL leaves no prediction', () => {
     const r = run('--weights', WEIGHTS, '--stream', 'fresh', '--cases', '1', '--seed', '7', '--min-ml', '1000', '--size', '96,96,12', '--spacing', '3,3,6');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('stream "fresh" seed 7, 1 cases, 96×96×12 at 3×3×6 mm; run options: components < 1000 mL removed');
+    expect(r.stdout).toContain(`stream "fresh" seed 7, 1 cases, 96×96×12 at 3×3×6 mm; run options: ${PX}, components < 1000 mL removed`);
     const [line] = caseLines(r.stdout);
     expect(line[2]).toBe('fresh_000');
     expect(Number(line[4])).toBe(0);
@@ -59,7 +63,7 @@ describe('eval:phantoms', () => {
     const plain = run(...args, '--min-peak', 'none');
     const sure = run(...args, '--min-peak', '0.99999');
     expect(sure.status, sure.stderr).toBe(0);
-    expect(sure.stdout).toContain('run options: components peaking under 0.99999 removed');
+    expect(sure.stdout).toContain(`run options: ${PX}, components peaking under 0.99999 removed`);
     const a = caseLines(plain.stdout);
     const b = caseLines(sure.stdout);
     expect(b.map((l) => l[2])).toEqual(['fresh_000', 'fresh_001']);
@@ -97,20 +101,21 @@ describe('eval:phantoms', () => {
     }
     // Scored with the copy, the cut applies unless --min-peak none; as the original weights with that cut.
     const own = run('--weights', out, ...phantoms);
-    expect(own.stdout).toContain(`run options: components peaking under ${chosen} removed (the weights' cut)`);
+    expect(own.stdout).toContain(`run options: ${PX}, components peaking under ${chosen} removed (the weights' cut)`);
     const given = run('--weights', WEIGHTS, ...phantoms, '--min-peak', String(chosen));
     expect(caseLines(own.stdout).map((m) => m.slice(2))).toEqual(caseLines(given.stdout).map((m) => m.slice(2)));
-    const off = run('--weights', out, ...phantoms, '--min-peak', 'none');
-    expect(off.stdout).toContain('run options: none');
-    expect(caseLines(off.stdout).map((m) => m.slice(2))).toEqual(caseLines(run('--weights', WEIGHTS, ...phantoms, '--min-peak', 'none').stdout).map((m) => m.slice(2)));
+    const off = run('--weights', out, ...phantoms, '--min-peak', 'none', '--pixel-spacing', 'none');
+    expect(off.stdout).toContain('run options: none\n');
+    expect(caseLines(off.stdout).map((m) => m.slice(2))).toEqual(caseLines(run('--weights', WEIGHTS, ...phantoms, '--min-peak', 'none', '--pixel-spacing', 'none').stdout).map((m) => m.slice(2)));
   }, 180_000);
 
   itRefusesBadArguments(run, 'eval:phantoms', [
-    [[], 'error: --weights is required; usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P|none] [--backend wasm|webgpu|cpu] [--tune-peak [--out FILE]]'],
+    [[], 'error: --weights is required; usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P|none] [--pixel-spacing X[,Y]|none] [--backend wasm|webgpu|cpu] [--tune-peak [--out FILE]]'],
     [['--weights', WEIGHTS, '--cases', '0'], 'error: --cases must be an integer in 1…10000, got "0"'],
     [['--weights', WEIGHTS, '--stream', 'a b'], 'error: --stream must be a name of letters, digits and dashes (test, val, or a new one), got "a b"'],
     [['--weights', WEIGHTS, '--min-ml', 'x'], 'error: --min-ml must be a positive number, got "x"'],
     [['--weights', WEIGHTS, '--min-peak', '1.5'], 'error: --min-peak must be a probability in (0, 1] or none, got "1.5"'],
+    [['--weights', WEIGHTS, '--pixel-spacing', '2,2,5'], 'error: --pixel-spacing must be a pixel size in mm ("2" or "2,2") or none, got "2,2,5"'],
     [['--weights', WEIGHTS, '--tune-peak', '--flips'], 'error: --tune-peak chooses the cut on the plain pipeline: leave out --flips, --min-ml and --min-peak'],
     [['--weights', WEIGHTS, '--out', 'x.safetensors'], 'error: --out writes the weights with a tuned cut: it needs --tune-peak'],
     [['--weights', WEIGHTS, '--size', '96,96'], 'error: --size must be 3 positive numbers separated by commas, got "96,96"'],

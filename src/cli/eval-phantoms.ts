@@ -1,12 +1,14 @@
 /**
  * `npm run eval:phantoms -- --weights FILE [--stream test] [--cases 6] [--seed 1] [--size 160,160,24]
- *   [--spacing 2,2,5] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P|none] [--backend wasm|webgpu|cpu]
+ *   [--spacing 2,2,5] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P|none] [--pixel-spacing X[,Y]|none] [--backend wasm|webgpu|cpu]
  *   [--tune-peak [--out FILE]]`
  *
  * Scores COPLE-Net weights on synthetic phantoms against their exact lesion masks, with the app's
  * inference path (`segmentVolume`, the default COPLE-Net pipeline, optionally with the Inference panel's
  * run options: flip averaging, small-component removal, and removal of components whose peak
- * probability stays under P — by default the weights' own cut, as in the app; `none` turns it off).
+ * probability stays under P — by default the weights' own cut, as in the app; `none` turns it off —
+ * and, again by default when the weights carry one, their slices resampled to the pixel size the
+ * weights were trained at; `--pixel-spacing none` keeps the phantom's grid).
  * `--tune-peak` instead chooses that cut on the phantoms (src/engine/inference/peak-cut.ts: each
  * phantom segmented once, every candidate cut scored, the best plateau taken) and with `--out` writes
  * a copy of the weights that carries it in their metadata. The phantoms are
@@ -18,7 +20,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY, peakCutOf, withConfidentComponents, withFlipTta, withSliceContext, withSmallLesionRemoval } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY, peakCutOf, pixelSpacingOf, withConfidentComponents, withFlipTta, withPixelSpacing, withSliceContext, withSmallLesionRemoval } from '../engine/inference';
 import { generateCase } from '../engine/synth/dataset';
 import { deriveSeed } from '../engine/synth/seeds';
 import { initBackend, type BackendName } from '../engine/tf/backend';
@@ -27,12 +29,12 @@ import { createNetwork } from '../models';
 import { inferFeatures } from '../models/features';
 import { contextSlicesOf } from '../models/input-channels';
 import { contextChannels } from '../engine/inference/slice-context';
-import { intArg, peakCutArg, positiveNumbers } from './args';
+import { intArg, peakCutArg, pixelSpacingArg, positiveNumbers } from './args';
 import { runCli } from './files';
 import { binTable, evaluate, falsePositivesPerCase, fmt, meanDice, pooledDice, tunePeakCut } from './phantom-eval';
 
 const USAGE =
-  'usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P|none] [--backend wasm|webgpu|cpu] [--tune-peak [--out FILE]]';
+  'usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P|none] [--pixel-spacing X[,Y]|none] [--backend wasm|webgpu|cpu] [--tune-peak [--out FILE]]';
 
 function parse() {
   try {
@@ -49,6 +51,7 @@ function parse() {
         flips: { type: 'boolean', default: false },
         'min-ml': { type: 'string' },
         'min-peak': { type: 'string' },
+        'pixel-spacing': { type: 'string' },
         backend: { type: 'string', default: 'wasm' },
         'tune-peak': { type: 'boolean', default: false },
         out: { type: 'string' },
@@ -71,6 +74,7 @@ runCli(async () => {
   const spacing = positiveNumbers('spacing', v.spacing!, 3) as [number, number, number];
   const minMl = v['min-ml'] === undefined ? 0 : positiveNumbers('min-ml', v['min-ml'], 1)[0];
   const peakArg = peakCutArg(v['min-peak']);
+  const spacingArg = pixelSpacingArg(v['pixel-spacing']);
   if (v['tune-peak'] && (v.flips || v['min-ml'] !== undefined || v['min-peak'] !== undefined)) throw new Error('--tune-peak chooses the cut on the plain pipeline: leave out --flips, --min-ml and --min-peak');
   if (v.out !== undefined && !v['tune-peak']) throw new Error('--out writes the weights with a tuned cut: it needs --tune-peak');
   const backendName = v.backend as BackendName;
@@ -89,12 +93,16 @@ runCli(async () => {
   // The weights' own cut applies unless --min-peak says otherwise (or they are being tuned).
   const ownCut = peakCutOf(metadata, v.weights);
   const minPeak = v['tune-peak'] || peakArg === 'none' ? null : (peakArg ?? ownCut);
+  // Likewise the pixel size the weights were trained at (an identity resampling on phantoms made at it).
+  const ownSpacing = pixelSpacingOf(metadata, v.weights);
+  const pixels = spacingArg === 'none' ? null : (spacingArg ?? ownSpacing);
   let pipeline = withSliceContext(DEFAULT_COPLENET_PIPELINE, context);
+  if (pixels) pipeline = withPixelSpacing(pipeline, pixels);
   if (v.flips) pipeline = withFlipTta(pipeline);
   if (minMl > 0) pipeline = withSmallLesionRemoval(pipeline, minMl);
   if (minPeak !== null) pipeline = withConfidentComponents(pipeline, minPeak);
   const peakNote = minPeak !== null && `components peaking under ${minPeak} removed${peakArg === undefined ? " (the weights' cut)" : ''}`;
-  const options = [v.flips && 'flip averaging', minMl > 0 && `components < ${minMl} mL removed`, peakNote].filter(Boolean).join(', ') || 'none';
+  const options = [pixels && `slices resampled to ${pixels.join('×')} mm${spacingArg === undefined ? " (the weights' pixel size)" : ''}`, v.flips && 'flip averaging', minMl > 0 && `components < ${minMl} mL removed`, peakNote].filter(Boolean).join(', ') || 'none';
   log(`weights ${v.weights} (COPLE-Net ${features.join(', ')}${context ? `, each slice with ${context} neighbour${context > 1 ? 's' : ''} on either side` : ''}${ownCut !== null ? `, peak cut ${ownCut}` : ''}), backend ${backend.name}; phantoms: stream "${v.stream}" seed ${seed}, ${cases} cases, ${size.join('×')} at ${spacing.join('×')} mm; ${v['tune-peak'] ? 'choosing the peak cut' : `run options: ${options}`}`);
 
   const phantoms = Array.from({ length: cases }, (_, n) => generateCase({ size, spacing, observers: [] }, deriveSeed(seed, v.stream!, n)));

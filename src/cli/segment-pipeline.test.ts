@@ -9,7 +9,7 @@ import { loadFiles } from '../engine/io/load';
 import { readNifti, writeNifti } from '../engine/io/nifti';
 import { affineToRAS, sameGrid, type Volume } from '../engine/volume';
 import { readWeights, writeSafetensors } from '../engine/weights';
-import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY, PIXEL_SPACING_KEY } from '../engine/inference';
 import { connectedComponents, keepConfidentComponents } from '../engine/labels/components';
 import { initBackend } from '../engine/tf/backend';
 import { createNetwork } from '../models';
@@ -151,6 +151,45 @@ describe('the weights’ peak cut', () => {
     expect(parseSegmentArgs(['a', 'b', '--min-peak', '0.999']).options.minPeak).toBe(0.999);
     expect(parseSegmentArgs(['a', 'b', '--min-peak', 'none']).options.minPeak).toBe('none');
     for (const bad of ['0', '2', 'high', '']) expect(() => parseSegmentArgs(['a', 'b', '--min-peak', bad])).toThrow(`--min-peak must be a probability in (0, 1] or none, got "${bad}"`);
+  });
+});
+
+describe('the weights’ pixel size', () => {
+  it('resamples the slices to the size stored in the weights by default, a given one instead, none on request; the mask stays on the scan’s grid', async () => {
+    // The chest is at 2 × 2 mm: weights trained at 4 × 4 mm see it at half the pixels, which changes their mask.
+    // (The random network's lesion bias moved to its median margin, as above, so that the mask is not empty.)
+    const first = join(tmp, 'px-first-p.nii.gz');
+    await segmentFile(scan, join(tmp, 'px-first.nii.gz'), { weights, backend: 'cpu', probabilities: first });
+    const margins = Array.from((await read(first)).data as Float32Array).filter((p) => p > 0 && p < 1).map((p) => Math.log(p / (1 - p))).sort((a, b) => a - b);
+    const sd = readWeights(new Uint8Array(readFileSync(weights)), weights).stateDict;
+    (sd.get('out_conv.conv.bias')!.data as Float32Array)[1] -= margins[margins.length >> 1];
+    const balanced = join(tmp, 'coplenet-4-px.safetensors');
+    writeFileSync(balanced, writeSafetensors(sd));
+    const tagged = join(tmp, 'coplenet-4-4mm.safetensors');
+    writeFileSync(tagged, writeSafetensors(sd, { metadata: { [PIXEL_SPACING_KEY]: '4,4' } }));
+    const plainOut = join(tmp, 'px-plain.nii.gz');
+    const plain = await segmentFile(scan, plainOut, { weights: balanced, backend: 'cpu' });
+    expect(plain.pixelSpacing).toBeNull();
+    expect(plain.lesionVoxels).toBeGreaterThan(0);
+    const out = join(tmp, 'px.nii.gz');
+    const coarse = await segmentFile(scan, out, { weights: tagged, backend: 'cpu' });
+    expect(coarse.pixelSpacing).toEqual([4, 4]);
+    const mask = await read(out);
+    expect(sameGrid(mask, source)).toBe(true);
+    expect(mask.data).not.toEqual((await read(plainOut)).data);
+    // At the scan's own pixel size the resampling is an identity: the same mask as without it.
+    await segmentFile(scan, out, { weights: tagged, backend: 'cpu', pixelSpacing: [2, 2] });
+    expect((await read(out)).data).toEqual((await read(plainOut)).data);
+    expect(await segmentFile(scan, out, { weights: tagged, backend: 'cpu', pixelSpacing: 'none' })).toMatchObject({ pixelSpacing: null });
+    expect((await read(out)).data).toEqual((await read(plainOut)).data);
+    // A pipeline file gets only an explicit pixel size.
+    const json = join(tmp, 'px-plain.json');
+    writeFileSync(json, JSON.stringify(DEFAULT_COPLENET_PIPELINE));
+    expect(await segmentFile(scan, out, { weights: tagged, backend: 'cpu', pipeline: json })).toMatchObject({ pixelSpacing: null });
+    expect(parseSegmentArgs(['a', 'b', '--pixel-spacing', '0.8,0.7']).options.pixelSpacing).toEqual([0.8, 0.7]);
+    expect(parseSegmentArgs(['a', 'b', '--pixel-spacing', '2']).options.pixelSpacing).toEqual([2, 2]);
+    expect(parseSegmentArgs(['a', 'b', '--pixel-spacing', 'none']).options.pixelSpacing).toBe('none');
+    for (const bad of ['0', '2,2,5', 'fine', '']) expect(() => parseSegmentArgs(['a', 'b', '--pixel-spacing', bad])).toThrow(`--pixel-spacing must be a pixel size in mm ("2" or "2,2") or none, got "${bad}"`);
   });
 });
 

@@ -1,13 +1,15 @@
 /**
  * `npm run segment -- <scan> <out.nii.gz> [--weights f.pt|f.safetensors] [--model coplenet|unet2d|unet3d]
  *    [--features 32,64,128,256,512] [--backend webgpu|wasm|cpu] [--probabilities p.nii.gz] [--pipeline p.json]
- *    [--min-peak P|none]`
+ *    [--min-peak P|none] [--pixel-spacing X[,Y]|none]`
  *
  * Whole-scan lesion segmentation: reads any scan the app reads (NIfTI, NRRD, a DICOM file or folder),
  * runs the model's inference pipeline (default: the COPLE-Net pipeline of engine/inference) and
  * writes the label map — and optionally the lesion probability — as NIfTI on the scan's own grid.
  * As in the app, the default pipeline ends with the weights' own KeepConfidentComponentsd cut when
- * they carry one (peak-cut.ts); `--min-peak P` sets another, `none` turns it off.
+ * they carry one (peak-cut.ts); `--min-peak P` sets another, `none` turns it off. Likewise the
+ * slices are resampled to the pixel size the weights were trained at when they say (pixel-spacing.ts);
+ * `--pixel-spacing X,Y` sets another, `none` keeps the scan's own grid.
  */
 import { inferFeatures } from '../models/features';
 import { existsSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, peakCutOf, segmentVolume, withConfidentComponents, withSliceContext, type InferencePipeline } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, DEFAULT_UNET3D_PIPELINE, parsePipeline, peakCutOf, pixelSpacingOf, segmentVolume, withConfidentComponents, withPixelSpacing, withSliceContext, type InferencePipeline, type PixelSpacing } from '../engine/inference';
 import { InputError } from '../engine/io/errors';
 import { loadFiles } from '../engine/io/load';
 import { writeNifti } from '../engine/io/nifti';
@@ -25,7 +27,7 @@ import type { Volume, VoxelArray } from '../engine/volume';
 import { createNetwork, isSliceWise, MODEL_KINDS, type ModelKind } from '../models';
 import { contextSlicesOf } from '../models/input-channels';
 import { contextChannels } from '../engine/inference/slice-context';
-import { peakCutArg } from './args';
+import { peakCutArg, pixelSpacingArg } from './args';
 import { readPath, runCli } from './files';
 
 /** Where trained COPLE-Net weights are shipped with the app (trained by a later issue). */
@@ -47,6 +49,8 @@ export interface SegmentFileOptions {
   defaultWeights?: string;
   /** KeepConfidentComponentsd cut at the end; default the weights' own (default pipeline only), 'none' for no filter. */
   minPeak?: number | 'none';
+  /** Slices resampled to this pixel size (mm); default the weights' own (default pipeline only), 'none' for the scan's grid. */
+  pixelSpacing?: PixelSpacing | 'none';
 }
 
 export interface SegmentFileSummary {
@@ -56,6 +60,8 @@ export interface SegmentFileSummary {
   pipeline: string;
   /** The KeepConfidentComponentsd cut the run applied (null: none) and what it removed. */
   minPeakProbability: number | null;
+  /** The pixel size (mm) the slices were resampled to (null: the scan's own grid). */
+  pixelSpacing: PixelSpacing | null;
   removedComponents: number;
   dims: number[];
   crop: { start: number[]; end: number[]; region: string } | null;
@@ -66,7 +72,7 @@ export interface SegmentFileSummary {
 }
 
 export const SEGMENT_USAGE =
-  'usage: npm run segment -- <scan> <out.nii.gz> [--weights f.pt|f.safetensors] [--model coplenet|unet2d|unet3d] [--features 32,64,128,256,512] [--backend webgpu|wasm|cpu] [--probabilities p.nii.gz] [--pipeline p.json] [--min-peak P|none]';
+  'usage: npm run segment -- <scan> <out.nii.gz> [--weights f.pt|f.safetensors] [--model coplenet|unet2d|unet3d] [--features 32,64,128,256,512] [--backend webgpu|wasm|cpu] [--probabilities p.nii.gz] [--pipeline p.json] [--min-peak P|none] [--pixel-spacing X[,Y]|none]';
 
 export async function segmentFile(scanPath: string, outPath: string, opts: SegmentFileOptions = {}): Promise<SegmentFileSummary> {
   const t0 = performance.now();
@@ -90,8 +96,10 @@ export async function segmentFile(scanPath: string, outPath: string, opts: Segme
   const context = isSliceWise(kind) ? contextSlicesOf(stateDict, weightsPath) : 0;
   // The weights' own cut goes with the default pipeline only: a pipeline file says all it wants.
   const cut = opts.minPeak === 'none' ? null : (opts.minPeak ?? (given ? null : peakCutOf(metadata, weightsPath)));
+  const spacing = opts.pixelSpacing === 'none' ? null : (opts.pixelSpacing ?? (given ? null : pixelSpacingOf(metadata, weightsPath)));
   const base = given ?? defaultPipeline(kind, context);
-  const pipeline = cut === null ? base : withConfidentComponents(base, cut);
+  const resampled = spacing === null ? base : withPixelSpacing(base, spacing);
+  const pipeline = cut === null ? resampled : withConfidentComponents(resampled, cut);
   const net = createNetwork(kind, { features, inChannels: contextChannels(context) });
   try {
     const { notices: weightNotices } = net.loadStateDict(stateDict, { source: weightsPath });
@@ -110,6 +118,7 @@ export async function segmentFile(scanPath: string, outPath: string, opts: Segme
       features,
       pipeline: pipeline.name,
       minPeakProbability: cut,
+      pixelSpacing: spacing,
       removedComponents: res.removedObjects.reduce((n, r) => n + r.components, 0),
       dims: [...volume.dims],
       crop: res.crop && { start: res.crop.start, end: res.crop.end, region: res.crop.region },
@@ -153,6 +162,7 @@ export function parseSegmentArgs(argv: string[]): { scan: string; out: string; o
       probabilities: { type: 'string' },
       pipeline: { type: 'string' },
       'min-peak': { type: 'string' },
+      'pixel-spacing': { type: 'string' },
     },
   });
   if (positionals.length !== 2) throw new Error(SEGMENT_USAGE);
@@ -163,6 +173,7 @@ export function parseSegmentArgs(argv: string[]): { scan: string; out: string; o
   const features = values.features?.split(',').map(Number);
   if (features && (features.length !== 5 || features.some((f) => !Number.isInteger(f) || f < 1))) throw new Error(`--features needs five positive integers, got ${values.features}`);
   const minPeak = peakCutArg(values['min-peak']);
+  const pixelSpacing = pixelSpacingArg(values['pixel-spacing']);
   return {
     scan: positionals[0],
     out: positionals[1],
@@ -174,6 +185,7 @@ export function parseSegmentArgs(argv: string[]): { scan: string; out: string; o
       ...(values.probabilities ? { probabilities: values.probabilities } : {}),
       ...(values.pipeline ? { pipeline: values.pipeline } : {}),
       ...(minPeak !== undefined ? { minPeak } : {}),
+      ...(pixelSpacing !== undefined ? { pixelSpacing } : {}),
     },
   };
 }

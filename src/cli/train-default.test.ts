@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { choosePeakCut, PEAK_CUT_CANDIDATES, PEAK_CUT_KEY } from '../engine/inference';
+import { choosePeakCut, PEAK_CUT_CANDIDATES, PEAK_CUT_KEY, PIXEL_SPACING_KEY } from '../engine/inference';
 import { readSafetensors, writeSafetensors } from '../engine/weights';
 import { createNetwork } from '../models';
 import { expectOneLineError, runBundled } from './cli-errors.test-util';
@@ -39,7 +39,8 @@ describe('train:default', () => {
 
     const bytes = new Uint8Array(readFileSync(join(out, 'coplenet.safetensors')));
     const { stateDict, metadata } = readSafetensors(bytes, 'coplenet.safetensors');
-    expect(metadata).toMatchObject({ model: 'coplenet', features: '4,8,16,32,64', seed: '2', steps: '3', labels: 'truth' });
+    // The phantoms' pixel size (TINY's --spacing) goes with the weights, for the app to resample other scans to.
+    expect(metadata).toMatchObject({ model: 'coplenet', features: '4,8,16,32,64', seed: '2', steps: '3', labels: 'truth', [PIXEL_SPACING_KEY]: '3.5,3.5' });
     const net = createNetwork('coplenet', { features: [4, 8, 16, 32, 64] });
     expect(() => net.loadStateDict(stateDict)).not.toThrow();
     net.dispose();
@@ -50,6 +51,7 @@ describe('train:default', () => {
     expect(dice![3]).toBe(Math.abs(d16 - d32) <= 0.005 ? 'float16' : 'float32');
     const card = readFileSync(join(out, 'MODEL_CARD.md'), 'utf8');
     expect(card).toContain('# COPLE-Net default weights');
+    expect(card).toContain(`Metadata: \`"${PIXEL_SPACING_KEY}": "3.5,3.5"\`, the phantoms' pixel size`);
     expect(card).toContain(`float32 ${d32.toFixed(4)}, float16 ${d16.toFixed(4)}`);
     expect(card).toMatch(/\| test_000 \| \d+ \| \d+ \|/);
     expect(card).toMatch(/\| 10–20 mm \| \d+ \|/);
@@ -64,7 +66,7 @@ describe('train:default', () => {
     expect(card).toContain('## Peak-probability cut (KeepConfidentComponentsd)');
     expect(card).toContain(chosen === null ? 'No cut beat no filter' : `**Cut: ${chosen}**`);
     // …and where the card says what the weights do (the metadata line and the output step), only when there is one.
-    expect(card.includes(`Metadata: \`"${PEAK_CUT_KEY}": "${chosen}"\``)).toBe(chosen !== null);
+    expect(card.includes(`\`"${PEAK_CUT_KEY}": "${chosen}"\`, the weights' peak cut`)).toBe(chosen !== null);
     expect(card.includes(`KeepConfidentComponentsd with the weights' cut ${chosen}**`)).toBe(chosen !== null);
     expect(r.stdout.match(/^\[with cut\] test_00[01]: /gm) ?? []).toHaveLength(chosen === null ? 0 : 2);
   });

@@ -37,7 +37,7 @@ import { Trainer, type StepInfo, type TrainerConfig } from '../engine/training/t
 import { readSafetensors, readWeights, writeSafetensors, type StateDict } from '../engine/weights';
 import { createNetwork, type Network } from '../models';
 import { inputChannels, widenInputChannels } from '../models/input-channels';
-import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY, withConfidentComponents, withSliceContext, type CutScore } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY, PIXEL_SPACING_KEY, withConfidentComponents, withSliceContext, type CutScore } from '../engine/inference';
 import { contextChannels } from '../engine/inference/slice-context';
 import { intArg, positiveNumbers } from './args';
 import { runCli } from './files';
@@ -186,7 +186,8 @@ runCli(async () => {
   // Evaluation on the held-out phantoms, float32 then float16-rounded weights.
   const sd32 = await trainer.network.stateDict();
   const results32 = await evaluate(trainer.network, test, 'float32', { pipeline });
-  const meta: Record<string, string> = { format: 'pt', model: 'coplenet', features: features.join(','), seed: String(seed), steps: String(trainer.step), labels: v.labels! };
+  // The phantoms' pixel size goes with the weights: the app and the CLIs resample other scans' slices to it.
+  const meta: Record<string, string> = { format: 'pt', model: 'coplenet', features: features.join(','), seed: String(seed), steps: String(trainer.step), labels: v.labels!, [PIXEL_SPACING_KEY]: `${spacing[0]},${spacing[1]}` };
   const net16 = createNetwork('coplenet', { features, inChannels });
   net16.loadStateDict(readSafetensors(writeSafetensors(sd32, { float16: true }), 'float16 weights').stateDict);
   const results16 = await evaluate(net16, test, 'float16', { pipeline });
@@ -313,8 +314,10 @@ authors' pretrained weights (MONAI \`coplenet_pretrained_monai_dict.pt\`) or fin
 - MONAI research-contributions COPLE-Net (spec §1), features (${c.features.join(', ')}), bilinear
   upsampling, ${p.contextSlices ? `${contextChannels(p.contextSlices)} input channels (each axial slice with its ${p.contextSlices} neighbour${p.contextSlices > 1 ? 's' : ''} on either side: "context_slices": ${p.contextSlices}, src/engine/inference/slice-context.ts)` : '1 input channel'}, 2 classes (background, lesion); ${c.params.toLocaleString('en-US')} trainable parameters.
 - File: safetensors, PyTorch state-dict keys and layout (MONAI 0.2.0 names), ${c.useHalf ? 'float16' : 'float32'} storage (${(c.bytes / 1e6).toFixed(1)} MB).
-  float16 is used when the held-out mean Dice stays within 0.005 of float32: float32 ${fmt(c.d32, 4)}, float16 ${fmt(c.d16, 4)}.${cut ? `
-  Metadata: \`"${PEAK_CUT_KEY}": "${cut}"\`, the weights' peak cut (below).` : ''}
+  float16 is used when the held-out mean Dice stays within 0.005 of float32: float32 ${fmt(c.d32, 4)}, float16 ${fmt(c.d16, 4)}.
+  Metadata: \`"${PIXEL_SPACING_KEY}": "${c.spacing[0]},${c.spacing[1]}"\`, the phantoms' pixel size: the app, \`segment\` and \`eval:phantoms\`
+  resample other scans' slices to it (Spacingd after the orientation; \`--pixel-spacing none\` or the panel's check box to keep the scan's grid)${cut ? `;
+  \`"${PEAK_CUT_KEY}": "${cut}"\`, the weights' peak cut (below)` : ''}.
 - Input: the default COPLE-Net inference pipeline (src/engine/inference/pipeline.ts): lung crop + 10 mm,
   HU window [−1400, 100] → [0, 1] (clipped), SPL orientation, axial slices padded to a multiple of 32${p.contextSlices ? `, each slice with its ${p.contextSlices} neighbour${p.contextSlices > 1 ? 's' : ''} on either side as channels (\`"context_slices": ${p.contextSlices}\`, set by the app, \`segment\` and \`eval:phantoms\` from the weights' ${contextChannels(p.contextSlices)} input channels). MONAI's own one-slice checkpoint still loads (the pipeline then goes back to \`"context_slices": 0\`)` : ''}.${cut ? `
 - Output: argmax, then **KeepConfidentComponentsd with the weights' cut ${cut}** — a lesion component stays only if

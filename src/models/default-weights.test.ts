@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../tests/shared';
-import { DEFAULT_COPLENET_PIPELINE, peakCutOf, segmentVolume, withConfidentComponents, withSliceContext } from '../engine/inference';
+import { DEFAULT_COPLENET_PIPELINE, peakCutOf, pixelSpacingOf, segmentVolume, withConfidentComponents, withPixelSpacing, withSliceContext } from '../engine/inference';
 import { compareMasks } from '../engine/metrics';
 import { generateCase } from '../engine/synth/dataset';
 import { initBackend } from '../engine/tf/backend';
@@ -44,6 +44,12 @@ describe('default COPLE-Net weights (public/weights)', () => {
     expect(dice).toBeGreaterThan(0.85);
     expect(Math.abs(dice - Number(best[3]))).toBeLessThan(0.005);
     // With the peak cut the weights carry (the app's default), the card's other column.
+    // The pixel size the weights carry is the card's phantoms' (x, y): on phantoms made at it the resampling the app
+    // adds is an identity, so the Dice with it is the card's too.
+    expect(pixelSpacingOf(metadata, 'coplenet.safetensors')).toEqual([spacing[0], spacing[1]]);
+    expect(card).toContain(`"input_pixel_spacing_mm": "${spacing[0]},${spacing[1]}"`);
+    const resampled = await segmentVolume(phantom.scan, net as never, withPixelSpacing(pipeline, [spacing[0], spacing[1]]), { keepProbabilities: false });
+    expect(Array.from(resampled.mask)).toEqual(Array.from(res.mask));
     const cut = peakCutOf(metadata, 'coplenet.safetensors');
     expect(card).toContain(`**Cut: ${cut}**`);
     const sure = await segmentVolume(phantom.scan, net as never, withConfidentComponents(pipeline, cut!), { keepProbabilities: false });

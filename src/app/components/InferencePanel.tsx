@@ -25,8 +25,11 @@ export function InferencePanel() {
   const [cutOf, setCutOf] = useState<ModelInfo | null>(null);
   const [confident, setConfident] = useState(false);
   const [minPeak, setMinPeak] = useState(FALLBACK_MIN_PEAK);
+  // Likewise the pixel size the weights were trained at: slices resampled to it when they carry one.
+  const [resample, setResample] = useState(false);
   if (model !== cutOf) {
     setCutOf(model);
+    setResample(model?.pixelSpacing != null);
     setConfident(model?.minPeakProbability != null);
     setMinPeak(model?.minPeakProbability ?? FALLBACK_MIN_PEAK);
   }
@@ -70,6 +73,12 @@ export function InferencePanel() {
         <NumberBox value={minLesionMl} onChange={setMinLesionMl} disabled={!removeSmall} label="minimum lesion component (mL)" testId="remove-small-ml" min={0} step={0.1} width="5em" />
         mL
       </label>
+      {model?.pixelSpacing && (
+        <label className="row" title="Inserts Spacingd after the Orientationd for the run: each slice is resampled (bilinear) to the pixel size these weights were trained at, the slice spacing stays the scan's, and the mask comes back on the scan's own grid. Weights see lesions at the size they learned them.">
+          <input type="checkbox" checked={resample} onChange={(e) => setResample(e.target.checked)} data-testid="pixel-spacing-toggle" /> Resample the slices
+          to the weights' pixel size ({model.pixelSpacing.join(' × ')} mm)
+        </label>
+      )}
       <label className="row" title="Appends KeepConfidentComponentsd (face connectivity) to the pipeline for the run: a lesion component stays only if its most certain voxel reaches this probability (hysteresis thresholding). On with the weights' own cut when they carry one (chosen on labelled cases, e.g. npm run eval:phantoms -- --tune-peak); other weights need a cut chosen for them.">
         <input type="checkbox" checked={confident} onChange={(e) => setConfident(e.target.checked)} data-testid="keep-confident-toggle" /> Keep only lesion
         components whose peak probability reaches
@@ -81,7 +90,7 @@ export function InferencePanel() {
       </label>
       <button
         disabled={!model || !!busy || (removeSmall && !minValid) || (confident && !peakValid)}
-        onClick={() => runSegmentation(probabilities, { ...(removeSmall && { minLesionMl }), ...(confident && { minPeakProbability: minPeak }), flipTta })}
+        onClick={() => runSegmentation(probabilities, { ...(resample && model?.pixelSpacing && { pixelSpacing: model.pixelSpacing }), ...(removeSmall && { minLesionMl }), ...(confident && { minPeakProbability: minPeak }), flipTta })}
       >
         Segment lesions
       </button>

@@ -5,3 +5,4 @@ export * from './batch-size';
 export * from './pipeline';
 export * from './segment';
 export * from './peak-cut';
+export * from './pixel-spacing';

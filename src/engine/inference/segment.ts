@@ -66,8 +66,14 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
   const post = parsePostprocessing(pipeline.postprocessing, pipeline.name);
   const keepProbabilities = opts.keepProbabilities ?? true;
   // KeepConfidentComponentsd needs the probabilities on the scan's grid whether or not they are returned.
-  const needProbabilities = keepProbabilities || post.componentFilters.some((f) => f.name === 'KeepConfidentComponentsd');
   const pre = buildPreprocessing(pipeline, pipeline.name);
+  // MONAI's order is Invertd on the probabilities, then AsDiscreted. Labels mapped back by nearest
+  // neighbour are the same wherever the steps only crop, pad and permute; after a resampling
+  // (Spacingd) they are blocky, so a two-class argmax is then taken on the probabilities as they
+  // come back (p(lesion) > 0.5 is that argmax, the two maps summing to 1).
+  const resamples = pipeline.preprocessing.some((s) => s.name === 'Spacingd' || s.name === 'Spacing');
+  const argmaxOnGrid = resamples && post.activation === 'softmax' && post.threshold === null && network.outChannels === 2;
+  const needProbabilities = keepProbabilities || argmaxOnGrid || post.componentFilters.some((f) => f.name === 'KeepConfidentComponentsd');
   if (signal?.aborted) throw abortError(signal);
   if (volume.units !== 'HU') notices.push(`The scan's intensities are not marked as Hounsfield units (${volume.units}); the pipeline's HU window and lung threshold assume CT.`);
 
@@ -147,8 +153,8 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
     if (v.dims.some((n, a) => n !== volume.dims[a])) throw new Error(`inverse preprocessing gave dims ${v.dims.join('×')}, not the scan's ${volume.dims.join('×')}`);
     return v.data as Float32Array | Uint8Array;
   };
-  let mask = (await onGrid(labels, true)) as Uint8Array;
   const probabilities = needProbabilities ? ((await onGrid(prob, false)) as Float32Array) : undefined;
+  let mask = argmaxOnGrid ? Uint8Array.from(probabilities!, (p) => (p > 0.5 ? 1 : 0)) : ((await onGrid(labels, true)) as Uint8Array);
   const removedObjects: SegmentResult['removedObjects'] = [];
   for (const step of post.componentFilters) {
     const res =

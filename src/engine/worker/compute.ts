@@ -14,6 +14,7 @@ import { inferFeatures } from '../../models/features';
 import { contextSlicesOf } from '../../models/input-channels';
 import { contextChannels } from '../inference/slice-context';
 import { peakCutOf } from '../inference/peak-cut';
+import { pixelSpacingOf, withPixelSpacing, type PixelSpacing } from '../inference/pixel-spacing';
 import type { Network } from '../../models/network';
 
 export interface ModelInfo {
@@ -23,6 +24,8 @@ export interface ModelInfo {
   contextSlices: number;
   /** The weights' own cut for KeepConfidentComponentsd (safetensors metadata, peak-cut.ts), or null. */
   minPeakProbability: number | null;
+  /** The in-plane pixel size (mm) the weights were trained at (safetensors metadata, pixel-spacing.ts), or null. */
+  pixelSpacing: PixelSpacing | null;
   parameters: number;
   weights: string;
   notices: string[];
@@ -58,6 +61,7 @@ export async function loadModel(kind: ModelKind, weights: { name: string; bytes:
   if (!backend) await startBackend(backendOrder, backendOptions);
   const { stateDict, metadata } = readWeights(weights.bytes, weights.name);
   const minPeakProbability = peakCutOf(metadata, weights.name);
+  const pixelSpacing = pixelSpacingOf(metadata, weights.name);
   const features = inferFeatures(stateDict, weights.name);
   const contextSlices = isSliceWise(kind) ? contextSlicesOf(stateDict, weights.name) : 0;
   const next = createNetwork(kind, { features, inChannels: contextChannels(contextSlices) });
@@ -80,7 +84,7 @@ export async function loadModel(kind: ModelKind, weights: { name: string; bytes:
     pipeline = withSliceContext(pipeline, contextSlices);
     notices = [...notices, contextSlices ? `${weights.name} takes each slice with ${contextSlices} neighbour${contextSlices > 1 ? 's' : ''} on either side (${contextChannels(contextSlices)} input channels): the pipeline's "context_slices" is now ${contextSlices}` : `${weights.name} takes one slice at a time: the pipeline's "context_slices" is now 0`];
   }
-  model = { kind, features, contextSlices, minPeakProbability, parameters: next.parameterCount(), weights: weights.name, notices };
+  model = { kind, features, contextSlices, minPeakProbability, pixelSpacing, parameters: next.parameterCount(), weights: weights.name, notices };
   return model;
 }
 
@@ -103,6 +107,8 @@ function isDeviceLost(err: unknown): boolean {
 }
 
 export interface SegmentRunOptions {
+  /** Resample the slices to this pixel size (mm) for this run (a Spacingd after the SPL Orientationd; the mask comes back on the scan's grid). */
+  pixelSpacing?: PixelSpacing;
   /** Drop lesion components under this many mL for this run (a RemoveSmallObjectsd after the pipeline's steps). */
   minLesionMl?: number;
   /** Average the logits over in-plane flips for this run (4× the time). */
@@ -118,7 +124,8 @@ export async function segment(
 ): Promise<SegmentResult & { backend: string; pipeline: InferencePipeline }> {
   if (!network || !model || !modelWeights) throw new InputError('model', 'load a model (weights) before segmenting');
   if (running) throw new Error('a segmentation is already running');
-  let pipeline = opts.minLesionMl === undefined ? currentPipeline() : withSmallLesionRemoval(currentPipeline(), opts.minLesionMl);
+  let pipeline = opts.pixelSpacing ? withPixelSpacing(currentPipeline(), opts.pixelSpacing) : currentPipeline();
+  if (opts.minLesionMl !== undefined) pipeline = withSmallLesionRemoval(pipeline, opts.minLesionMl);
   if (opts.minPeakProbability !== undefined) pipeline = withConfidentComponents(pipeline, opts.minPeakProbability);
   if (opts.flipTta) pipeline = withFlipTta(pipeline);
   running = new AbortController();
