@@ -33,6 +33,18 @@ beforeAll(async () => {
 
 const read = async (path: string) => readNifti({ name: path, bytes: new Uint8Array(readFileSync(path)) });
 
+/** The random network with its lesion bias moved to the median of its margins inside the crop: a mask of many components, not empty. */
+async function balancedWeights() {
+  const first = join(tmp, 'first-p.nii.gz');
+  await segmentFile(scan, join(tmp, 'first.nii.gz'), { weights, backend: 'cpu', probabilities: first });
+  const margins = Array.from((await read(first)).data as Float32Array).filter((p) => p > 0 && p < 1).map((p) => Math.log(p / (1 - p))).sort((a, b) => a - b);
+  const sd = readWeights(new Uint8Array(readFileSync(weights)), weights).stateDict;
+  (sd.get('out_conv.conv.bias')!.data as Float32Array)[1] -= margins[margins.length >> 1];
+  const balanced = join(tmp, 'coplenet-4-balanced.safetensors');
+  writeFileSync(balanced, writeSafetensors(sd));
+  return { sd, balanced };
+}
+
 describe('segmentFile', () => {
   it('writes a {0,1} mask and a [0,1] probability map on the scan’s grid, with features inferred from the weights', async () => {
     const out = join(tmp, 'mask.nii.gz');
@@ -107,16 +119,8 @@ print(float(np.abs(a.affine - m.affine).max()), float(np.abs(a.affine - p.affine
 
 describe('the weights’ peak cut', () => {
   it('applies the cut stored in the weights by default, a given one instead, none on request', async () => {
-    // The random network's lesion bias moved to the median of its margins inside the crop, so that
-    // about half the lungs are "lesion", in many components; their peaks then decide a cut that
-    // removes some but not all.
-    const first = join(tmp, 'first-p.nii.gz');
-    await segmentFile(scan, join(tmp, 'first.nii.gz'), { weights, backend: 'cpu', probabilities: first });
-    const margins = Array.from((await read(first)).data as Float32Array).filter((p) => p > 0 && p < 1).map((p) => Math.log(p / (1 - p))).sort((a, b) => a - b);
-    const sd = readWeights(new Uint8Array(readFileSync(weights)), weights).stateDict;
-    (sd.get('out_conv.conv.bias')!.data as Float32Array)[1] -= margins[margins.length >> 1];
-    const balanced = join(tmp, 'coplenet-4-balanced.safetensors');
-    writeFileSync(balanced, writeSafetensors(sd));
+    // About half the lungs are "lesion", in many components; their peaks then decide a cut that removes some but not all.
+    const { sd, balanced } = await balancedWeights();
     const plainOut = join(tmp, 'plain.nii.gz');
     const probOut = join(tmp, 'plain-p.nii.gz');
     const plain = await segmentFile(scan, plainOut, { weights: balanced, backend: 'cpu', probabilities: probOut });
@@ -157,14 +161,7 @@ describe('the weights’ peak cut', () => {
 describe('the weights’ pixel size', () => {
   it('resamples the slices to the size stored in the weights by default, a given one instead, none on request; the mask stays on the scan’s grid', async () => {
     // The chest is at 2 × 2 mm: weights trained at 4 × 4 mm see it at half the pixels, which changes their mask.
-    // (The random network's lesion bias moved to its median margin, as above, so that the mask is not empty.)
-    const first = join(tmp, 'px-first-p.nii.gz');
-    await segmentFile(scan, join(tmp, 'px-first.nii.gz'), { weights, backend: 'cpu', probabilities: first });
-    const margins = Array.from((await read(first)).data as Float32Array).filter((p) => p > 0 && p < 1).map((p) => Math.log(p / (1 - p))).sort((a, b) => a - b);
-    const sd = readWeights(new Uint8Array(readFileSync(weights)), weights).stateDict;
-    (sd.get('out_conv.conv.bias')!.data as Float32Array)[1] -= margins[margins.length >> 1];
-    const balanced = join(tmp, 'coplenet-4-px.safetensors');
-    writeFileSync(balanced, writeSafetensors(sd));
+    const { sd, balanced } = await balancedWeights();
     const tagged = join(tmp, 'coplenet-4-4mm.safetensors');
     writeFileSync(tagged, writeSafetensors(sd, { metadata: { [PIXEL_SPACING_KEY]: '4,4' } }));
     const plainOut = join(tmp, 'px-plain.nii.gz');
