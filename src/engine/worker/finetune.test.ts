@@ -9,6 +9,7 @@ import { CopleNet } from '../../models';
 import type { StepInfo } from '../training/trainer';
 import { widenInputChannels } from '../../models/input-channels';
 import { PEAK_CUT_KEY } from '../inference/peak-cut';
+import { PIXEL_SPACING_KEY } from '../inference/pixel-spacing';
 import { currentModel, currentPipeline, loadModel, startBackend } from './compute';
 import { applyFineTuned, cancelFineTune, fineTunedWeights, hasCheckpoint, pauseFineTune, setCheckpointStore, splitSlabs, startFineTune, type FineTuneRequest } from './finetune';
 
@@ -125,10 +126,14 @@ describe('fine-tuning in the worker', () => {
     await expect(loadModel('coplenet', { name: 'bad-cut.safetensors', bytes: writeSafetensors(wideSd, { metadata: { [PEAK_CUT_KEY]: '2' } }) })).rejects.toThrow(
       `bad-cut.safetensors: metadata "${PEAK_CUT_KEY}" must be a probability in (0, 1], got "2"`,
     );
+    await expect(loadModel('coplenet', { name: 'bad-px.safetensors', bytes: writeSafetensors(wideSd, { metadata: { [PIXEL_SPACING_KEY]: '2,x' } }) })).rejects.toThrow(
+      `bad-px.safetensors: metadata "${PIXEL_SPACING_KEY}" must be two positive pixel sizes in mm ("x,y"), got "2,x"`,
+    );
     expect(currentModel()).toBe(before);
     one.dispose();
     const info = await loadModel('coplenet', { name: 'tiny-2.5d.safetensors', bytes: wide });
     expect(info.minPeakProbability).toBe(0.9999);
+    expect(info.pixelSpacing).toBeNull();
     expect(info.contextSlices).toBe(1);
     expect(info.notices).toContain('tiny-2.5d.safetensors takes each slice with 1 neighbour on either side (3 input channels): the pipeline\'s "context_slices" is now 1');
     expect(currentPipeline().inference).toEqual({ kind: 'slices', context_slices: 1 });
