@@ -65,21 +65,21 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
   const t0 = performance.now();
   const post = parsePostprocessing(pipeline.postprocessing, pipeline.name);
   const keepProbabilities = opts.keepProbabilities ?? true;
-  // KeepConfidentComponentsd needs the probabilities on the scan's grid whether or not they are returned.
   const pre = buildPreprocessing(pipeline, pipeline.name);
-  // MONAI's order is Invertd on the probabilities, then AsDiscreted. Labels mapped back by nearest
-  // neighbour are the same wherever the steps only crop, pad and permute; after a resampling
-  // (Spacingd) they are blocky, so a two-class argmax is then taken on the probabilities as they
-  // come back (p(lesion) > 0.5 is that argmax, the two maps summing to 1).
-  const resamples = pipeline.preprocessing.some((s) => s.name === 'Spacingd' || s.name === 'Spacing');
-  const argmaxOnGrid = resamples && post.activation === 'softmax' && post.threshold === null && network.outChannels === 2;
-  const needProbabilities = keepProbabilities || argmaxOnGrid || post.componentFilters.some((f) => f.name === 'KeepConfidentComponentsd');
   if (signal?.aborted) throw abortError(signal);
   if (volume.units !== 'HU') notices.push(`The scan's intensities are not marked as Hounsfield units (${volume.units}); the pipeline's HU window and lung threshold assume CT.`);
 
   progress(0, 'Preprocessing');
   const d = await runPreprocessing(volume, pre, undefined, pipeline.name);
   const x = d.image as MetaImage;
+  const ops = x.meta?.applied_operations ?? [];
+  // MONAI's order is Invertd on the probabilities, then AsDiscreted. Labels mapped back by nearest
+  // neighbour are the same wherever the steps only crop, pad and permute; after a resampling
+  // (Spacingd) they are blocky, so a two-class argmax is then taken on the probabilities as they
+  // come back (p(lesion) > 0.5 is that argmax, the two maps summing to 1).
+  const argmaxOnGrid = ops.some((r) => r.op === 'resample') && post.activation === 'softmax' && post.threshold === null && network.outChannels === 2;
+  // KeepConfidentComponentsd needs the probabilities on the scan's grid whether or not they are returned.
+  const needProbabilities = keepProbabilities || argmaxOnGrid || post.componentFilters.some((f) => f.name === 'KeepConfidentComponentsd');
   const crop = cropInVolume(d.lung_crop as LungCrop | undefined, x, volume);
   if (crop?.notice) notices.push(crop.notice);
   // Slice context: each slice goes in with its neighbours as channels (slice-context.ts).
@@ -145,7 +145,6 @@ export async function segmentVolume(volume: Volume, network: AnyNetwork, pipelin
   if (signal?.aborted) throw abortError(signal);
 
   progress(0.95, 'Mapping back to the scan');
-  const ops = x.meta?.applied_operations ?? [];
   const onGrid = async (data: Float32Array | Uint8Array, nearest: boolean): Promise<Float32Array | Uint8Array> => {
     const img: MetaImage = { data, shape: [1, D, H, W], affine: x.affine, meta: { units: nearest ? 'label' : 'unknown' } };
     const back = await invert(img, { ops, ...(nearest || post.nearestInterp ? { mode: 'nearest' as const } : {}) });
