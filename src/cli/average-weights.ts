@@ -30,8 +30,8 @@ runCli(async () => {
   const weights = v.weights ? positiveNumbers('weights', v.weights, files.length) : files.map(() => 1);
   const read = await Promise.all(files.map(async (f) => readWeights(new Uint8Array(await readFile(f).catch(() => { throw new Error(`${f}: no such file`); })), f)));
   const averaged = averageStateDicts(read.map((r) => r.stateDict), weights, files);
-  const { [PEAK_CUT_KEY]: _cut, ...metadata } = read[0].metadata;
+  const { [PEAK_CUT_KEY]: cut, ...metadata } = read[0].metadata;
   const bytes = writeSafetensors(averaged, { metadata: { ...metadata, averaged_from: files.map((f, i) => `${weights[i]}×${f}`).join(' + ') } });
   await writeFile(v.out, bytes);
-  process.stdout.write(`${v.out}: average of ${files.length} files (weights ${weights.join(', ')}), ${(bytes.length / 1e6).toFixed(1)} MB${_cut ? `; ${files[0]}'s peak cut ${_cut} left out (choose the average's own with eval:phantoms --tune-peak)` : ''}\n`);
+  process.stdout.write(`${v.out}: average of ${files.length} files (weights ${weights.join(', ')}), ${(bytes.length / 1e6).toFixed(1)} MB${cut ? `; ${files[0]}'s peak cut ${cut} left out (choose the average's own with eval:phantoms --tune-peak)` : ''}\n`);
 });
