@@ -1,5 +1,6 @@
 /** Option values of the CLIs, checked with one-line messages that name the option. */
 
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isMinProbability } from '../engine/inference/peak-cut';
 import { parsePixelSpacing, type PixelSpacing } from '../engine/inference/pixel-spacing';
 
@@ -33,4 +34,13 @@ export function pixelSpacingArg(text: string | undefined): PixelSpacing | 'none'
   const v = parsePixelSpacing(text);
   if (!v) throw new Error(`--pixel-spacing must be a pixel size in mm ("2" or "2,2") or none, got "${text}"`);
   return v;
+}
+
+/** node:util's parseArgs, its errors (unknown option, missing value) turned into one line that ends with the CLI's usage. */
+export function parseCliArgs<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${usage}`);
+  }
 }

@@ -7,23 +7,16 @@
  * `npm run eval:phantoms -- --weights FILE --stream tune --cases 24 --tune-peak --out FILE`.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { PEAK_CUT_KEY } from '../engine/inference';
 import { readWeights, writeSafetensors } from '../engine/weights';
 import { averageStateDicts } from '../engine/weights/average';
-import { positiveNumbers } from './args';
+import { positiveNumbers, parseCliArgs } from './args';
 import { runCli } from './files';
 
 const USAGE = 'usage: npm run average:weights -- --out FILE.safetensors [--weights W1,W2,…] A.safetensors B.safetensors …';
 
 runCli(async () => {
-  let parsed;
-  try {
-    parsed = parseArgs({ allowPositionals: true, options: { out: { type: 'string' }, weights: { type: 'string' } } });
-  } catch (e) {
-    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${USAGE}`);
-  }
-  const { values: v, positionals: files } = parsed;
+  const { values: v, positionals: files } = parseCliArgs({ allowPositionals: true, options: { out: { type: 'string' }, weights: { type: 'string' } } }, USAGE);
   if (!v.out) throw new Error(`--out is required; ${USAGE}`);
   if (!/\.safetensors$/i.test(v.out)) throw new Error(`--out must end in .safetensors, got "${v.out}"`);
   if (files.length < 2) throw new Error(`give at least two weight files to average; ${USAGE}`);

@@ -19,7 +19,6 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY, peakCutOf, pixelSpacingOf, withConfidentComponents, withFlipTta, withPixelSpacing, withSliceContext, withSmallLesionRemoval } from '../engine/inference';
 import { generateCase } from '../engine/synth/dataset';
 import { deriveSeed } from '../engine/synth/seeds';
@@ -29,7 +28,7 @@ import { createNetwork } from '../models';
 import { inferFeatures } from '../models/features';
 import { contextSlicesOf } from '../models/input-channels';
 import { contextChannels } from '../engine/inference/slice-context';
-import { intArg, peakCutArg, pixelSpacingArg, positiveNumbers } from './args';
+import { intArg, peakCutArg, pixelSpacingArg, positiveNumbers, parseCliArgs } from './args';
 import { runCli } from './files';
 import { binTable, evaluate, falsePositivesPerCase, fmt, meanDice, pooledDice, tunePeakCut } from './phantom-eval';
 
@@ -37,8 +36,8 @@ const USAGE =
   'usage: npm run eval:phantoms -- --weights FILE [--stream NAME] [--cases N] [--seed X] [--size X,Y,Z] [--spacing X,Y,Z] [--features a,b,c,d,e] [--flips] [--min-ml ML] [--min-peak P|none] [--pixel-spacing X[,Y]|none] [--backend wasm|webgpu|cpu] [--tune-peak [--out FILE]]';
 
 function parse() {
-  try {
-    return parseArgs({
+  return parseCliArgs(
+    {
       allowPositionals: false,
       options: {
         weights: { type: 'string' },
@@ -56,10 +55,9 @@ function parse() {
         'tune-peak': { type: 'boolean', default: false },
         out: { type: 'string' },
       },
-    }).values;
-  } catch (e) {
-    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${USAGE}`);
-  }
+    },
+    USAGE,
+  ).values;
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);

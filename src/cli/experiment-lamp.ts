@@ -24,7 +24,6 @@
 import { cpus } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { scanInterval, slidingWindowInference, windowStarts } from '../engine/inference/sliding-window';
 import { compareMasks } from '../engine/metrics';
@@ -41,7 +40,7 @@ import { diceCELoss, oneHotTarget } from '../engine/training/losses';
 import { createOptimizer } from '../engine/training/optim';
 import { posNegCropCenters } from '../engine/transforms/randcrop';
 import { UNetPipe } from '../models/unetpipe';
-import { intArg } from './args';
+import { intArg, parseCliArgs } from './args';
 import { runCli } from './files';
 
 const USAGE =
@@ -53,8 +52,8 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 const mb = (b: number) => (b / MiB).toFixed(0);
 
 function parse() {
-  try {
-    return parseArgs({
+  return parseCliArgs(
+    {
       allowPositionals: false,
       options: {
         'budget-gb': { type: 'string', default: '2' },
@@ -81,10 +80,9 @@ function parse() {
         out: { type: 'string', default: 'tmp/lamp-exp/results.json' },
         only: { type: 'string' },
       },
-    }).values;
-  } catch (e) {
-    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${USAGE}`);
-  }
+    },
+    USAGE,
+  ).values;
 }
 
 

@@ -40,7 +40,6 @@
 import { cpus } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { generateCase, type CaseOptions, type GeneratedCase } from '../engine/synth/dataset';
 import { DEFAULT_PROFILES } from '../engine/synth/profiles';
@@ -49,7 +48,7 @@ import { initBackend, type BackendName } from '../engine/tf/backend';
 import { casesFromScans, prepareCases, type AnnotatedScan } from '../engine/training/data';
 import { Trainer } from '../engine/training/trainer';
 import type { Network } from '../models';
-import { intArg } from './args';
+import { intArg, parseCliArgs } from './args';
 import { runCli } from './files';
 import { armConfig, observerFor, parseArms, type Arm } from './noisy-arms';
 import { evaluate, fmt, meanDice, pooledDice, type CaseResult } from './phantom-eval';
@@ -60,8 +59,8 @@ const USAGE =
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 function parse() {
-  try {
-    return parseArgs({
+  return parseCliArgs(
+    {
       allowPositionals: false,
       options: {
         out: { type: 'string' },
@@ -83,10 +82,9 @@ function parse() {
         arms: { type: 'string', default: 'a,b,c,d' },
         backend: { type: 'string', default: 'wasm' },
       },
-    }).values;
-  } catch (e) {
-    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${USAGE}`);
-  }
+    },
+    USAGE,
+  ).values;
 }
 
 

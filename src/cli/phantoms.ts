@@ -5,12 +5,11 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { caseFolder, writeDataset } from '../engine/synth/dataset';
 import { resolvePhantomOptions } from '../engine/synth/phantom';
 import { DEFAULT_PROFILES, parseProfiles } from '../engine/synth/profiles';
 import type { Vec3 } from '../engine/volume';
-import { intArg } from './args';
+import { intArg, parseCliArgs } from './args';
 import { runCli } from './files';
 
 const USAGE = 'usage: npm run phantoms -- --cases N --observers N --seed S --out DIR [--size X,Y,Z] [--spacing X,Y,Z] [--profiles FILE]';
@@ -23,10 +22,10 @@ function triple(name: string, text: string, integers: boolean): Vec3 {
   return values as Vec3;
 }
 
-/** node:util's parseArgs, with its multi-line messages folded into the one line runCli prints. */
+/** The options, refused on one line that ends with the usage (parseCliArgs). */
 function parse() {
-  try {
-    return parseArgs({
+  return parseCliArgs(
+    {
       allowPositionals: true,
       options: {
         cases: { type: 'string' },
@@ -37,10 +36,9 @@ function parse() {
         spacing: { type: 'string', default: '1.5,1.5,5' },
         profiles: { type: 'string' },
       },
-    });
-  } catch (e) {
-    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${USAGE}`);
-  }
+    },
+    USAGE,
+  );
 }
 
 runCli(async () => {

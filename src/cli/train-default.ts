@@ -24,7 +24,6 @@
 import { cpus } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { generateCase, type CaseOptions, type GeneratedCase } from '../engine/synth/dataset';
 import { DEFAULT_PROFILES } from '../engine/synth/profiles';
@@ -39,7 +38,7 @@ import { createNetwork, type Network } from '../models';
 import { inputChannels, widenInputChannels } from '../models/input-channels';
 import { DEFAULT_COPLENET_PIPELINE, PEAK_CUT_KEY, PIXEL_SPACING_KEY, withConfidentComponents, withSliceContext, type CutScore } from '../engine/inference';
 import { contextChannels } from '../engine/inference/slice-context';
-import { intArg, positiveNumbers } from './args';
+import { intArg, positiveNumbers, parseCliArgs } from './args';
 import { runCli } from './files';
 import { binTable, evaluate as evaluateCases, falsePositivesPerCase, fmt, meanDice, pooledDice, tunePeakCut, type CaseResult, type EvaluateOptions } from './phantom-eval';
 
@@ -47,8 +46,8 @@ const USAGE =
   'usage: npm run train:default -- --cases N --steps S --seed X --backend wasm|webgpu|cpu --out DIR [--features a,b,c,d,e] [--labels truth|observer:<name>|each-observer|staple|majority] [--batch B] [--patch P] [--lr LR] [--dice patch|pooled] [--size X,Y,Z] [--spacing X,Y,Z] [--test-cases N] [--val-cases N] [--checkpoint DIR] [--checkpoint-every N] [--resume] [--time-limit MIN] [--init WEIGHTS.safetensors|.pt] [--kinds GGO,CONS,MIXED] [--positives voxel|lesion] [--hard-negatives RATIO] [--context-slices R] [--tune-cases N]';
 
 function parse() {
-  try {
-    return parseArgs({
+  return parseCliArgs(
+    {
       allowPositionals: false,
       options: {
         cases: { type: 'string' },
@@ -77,10 +76,9 @@ function parse() {
         'context-slices': { type: 'string', default: '0' },
         'tune-cases': { type: 'string', default: '24' },
       },
-    }).values;
-  } catch (e) {
-    throw new Error(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; ${USAGE}`);
-  }
+    },
+    USAGE,
+  ).values;
 }
 
 async function loadWeights(path: string): Promise<StateDict> {
